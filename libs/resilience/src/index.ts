@@ -1,0 +1,17 @@
+export {
+  BrokenCircuitError,
+  createDependencyPolicy,
+  type DependencyPolicy,
+  type DependencyPolicyOptions,
+  isBrokenCircuit,
+} from './dependency-policy.js';
+export { checkDependencies, type DependencyCheck, type DependencyStatus, type HealthReport } from './health.js';
+export {
+  createRateLimiter,
+  type RateLimitDecision,
+  type RateLimiter,
+  type RateLimiterOptions,
+  type RateLimitFailMode,
+  RateLimitStoreUnavailableError,
+} from './rate-limit.js';
+export { createRedisClient, type Redis } from './redis.js';

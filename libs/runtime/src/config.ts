@@ -1,0 +1,121 @@
+import { isIP } from 'node:net';
+import { z } from 'zod';
+
+const list = z
+  .string()
+  .optional()
+  .transform((value) =>
+    (value ?? '')
+      .split(',')
+      .map((item) => item.trim())
+      .filter(Boolean),
+  );
+const flag = z
+  .enum(['true', 'false', '1', '0', ''])
+  .optional()
+  .transform((value) => value === 'true' || value === '1');
+const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
+
+const toolLimits = z
+  .string()
+  .optional()
+  .transform((value, context) => {
+    const limits: Record<string, number> = {};
+    for (const pair of (value ?? '').split(',').filter((item) => item.trim())) {
+      const [name, count] = pair.split('=').map((part) => part.trim());
+      const parsed = Number(count);
+      if (!name || !Number.isInteger(parsed) || parsed <= 0) {
+        context.addIssue({ code: 'custom', message: `expected tool=perMinute pairs, got "${pair}"` });
+        return z.NEVER;
+      }
+      limits[name] = parsed;
+    }
+    return limits;
+  });
+
+/** The variables every Flotilla server reads (SPEC §2–§7). Each service adds its own on top. */
+export const runtimeEnvironment = {
+  PORT: port(8080),
+  ADMIN_PORT: port(9090),
+  HOST: z.string().default('0.0.0.0'),
+  PUBLIC_URL: z.url().optional(),
+  ALLOWED_ORIGINS: list,
+  ALLOWED_HOSTS: list,
+  MAX_BODY_BYTES: positiveInt(1024 * 1024),
+  AUTH_MODE: list.pipe(z.array(z.enum(['oauth', 'api-key', 'none'])).min(1, 'set at least one of oauth, api-key, none')),
+  AUTH_ISSUER: z.string().optional(),
+  AUTH_JWKS_URL: z.url().optional(),
+  AUTH_JWKS_FILE: z.string().optional(),
+  AUTH_API_KEYS_FILE: z.string().optional(),
+  AUTH_SERVERS: list,
+  AUTH_TENANT_CLAIM: z.string().default('tenant'),
+  AUTH_ANONYMOUS_TENANT: z.string().default('local'),
+  READ_ONLY: flag,
+  TOOLS_ENABLED: list,
+  TOOLS_DISABLED: list,
+  REDIS_URL: z.string().optional(),
+  RATE_LIMIT_PER_MINUTE: positiveInt(600),
+  RATE_LIMIT_FAIL_MODE: z.enum(['open', 'closed']).default('open'),
+  TOOL_RATE_LIMITS: toolLimits,
+  MAX_INFLIGHT: positiveInt(64),
+  TOOL_TIMEOUT_MS: positiveInt(15000),
+  SHUTDOWN_DELAY_MS: z.coerce.number().int().min(0).default(5000),
+  SHUTDOWN_TIMEOUT_MS: positiveInt(20000),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+};
+
+const RuntimeSchema = z.object(runtimeEnvironment);
+export type RuntimeConfig = z.output<typeof RuntimeSchema> & { PUBLIC_URL: string; transport: 'http' | 'stdio' };
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '[::1]', '::1'];
+
+export function isLoopback(host: string): boolean {
+  return LOOPBACK_NAMES.includes(host) || (isIP(host) === 4 && host.startsWith('127.'));
+}
+
+/**
+ * Parses the environment once at start-up. Every problem is collected into one message, so an
+ * operator fixes a broken Deployment in one round instead of one variable at a time.
+ */
+export function loadConfig<Shape extends z.ZodRawShape>(
+  serviceShape: Shape,
+  options: { env?: NodeJS.ProcessEnv; transport: 'http' | 'stdio' },
+): RuntimeConfig & z.output<z.ZodObject<Shape>> {
+  const env = { ...(options.env ?? process.env) };
+  // stdio runs as the local user's own child process; it needs no credentials unless asked to.
+  if (options.transport === 'stdio' && !env.AUTH_MODE) env.AUTH_MODE = 'none';
+  if (!env.AUTH_MODE) env.AUTH_MODE = 'api-key';
+  const schema = z.object({ ...runtimeEnvironment, ...serviceShape }).superRefine((parsed, context) => {
+    const config = parsed as unknown as z.output<typeof RuntimeSchema>;
+    const problem = (path: string, message: string) => context.addIssue({ code: 'custom', path: [path], message });
+    const modes = config.AUTH_MODE;
+    if (modes.includes('none') && options.transport === 'http' && !isLoopback(config.HOST)) {
+      problem('AUTH_MODE', 'none is only allowed with --stdio or a loopback HOST (127.0.0.1, ::1, localhost)');
+    }
+    if (modes.includes('oauth')) {
+      if (!config.AUTH_ISSUER) problem('AUTH_ISSUER', 'required with AUTH_MODE=oauth');
+      if (!config.AUTH_JWKS_URL && !config.AUTH_JWKS_FILE) problem('AUTH_JWKS_URL', 'set AUTH_JWKS_URL or AUTH_JWKS_FILE');
+      if (config.AUTH_SERVERS.length === 0) problem('AUTH_SERVERS', 'required with AUTH_MODE=oauth');
+      if (!config.PUBLIC_URL) problem('PUBLIC_URL', 'required with AUTH_MODE=oauth: it is the token audience');
+    }
+    if (modes.includes('api-key') && !config.AUTH_API_KEYS_FILE) {
+      problem('AUTH_API_KEYS_FILE', 'required with AUTH_MODE=api-key');
+    }
+  });
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(`invalid configuration:\n${z.prettifyError(parsed.error)}`);
+  }
+  const config = parsed.data as RuntimeConfig & z.output<z.ZodObject<Shape>>;
+  config.transport = options.transport;
+  config.PUBLIC_URL ??= `http://${isLoopback(config.HOST) ? '127.0.0.1' : 'localhost'}:${config.PORT}/mcp`;
+  if (config.ALLOWED_HOSTS.length === 0) {
+    config.ALLOWED_HOSTS = [new URL(config.PUBLIC_URL).hostname, 'localhost', '127.0.0.1', '[::1]'];
+  }
+  return config;
+}

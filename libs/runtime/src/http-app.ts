@@ -1,0 +1,212 @@
+import { type Authenticator, bearerChallenge, type Principal, protectedResourceMetadata, resourceMetadataUrl } from '@flotilla/auth';
+import { type RateLimiter, RateLimitStoreUnavailableError } from '@flotilla/resilience';
+import type { FleetMetrics, Logger } from '@flotilla/telemetry';
+import { hostHeaderValidation } from '@modelcontextprotocol/express';
+import { toNodeHandler } from '@modelcontextprotocol/node';
+import { createMcpHandler, type McpServer, SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/server';
+import { BulkheadRejectedError, bulkhead } from 'cockatiel';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import type { RuntimeConfig } from './config.js';
+import type { ToolPipeline } from './pipeline.js';
+
+export interface HttpAppOptions<Deps> {
+  config: RuntimeConfig;
+  serviceName: string;
+  authenticator: Authenticator;
+  principalLimiter: RateLimiter;
+  pipeline: ToolPipeline<Deps>;
+  buildServer: (principal: Principal) => McpServer;
+  logger: Logger;
+  metrics: FleetMetrics;
+  inflight: InflightTracker;
+}
+
+/** Counts requests in progress so shutdown can wait for them to finish. */
+export class InflightTracker {
+  private active = 0;
+  private waiters: (() => void)[] = [];
+  get count(): number {
+    return this.active;
+  }
+  enter(): void {
+    this.active += 1;
+  }
+  leave(): void {
+    this.active -= 1;
+    if (this.active === 0) for (const wake of this.waiters.splice(0)) wake();
+  }
+  idle(): Promise<void> {
+    return this.active === 0 ? Promise.resolve() : new Promise((resolve) => this.waiters.push(resolve));
+  }
+}
+
+type AuthedRequest = Request & { principal?: Principal; auth?: unknown };
+
+function jsonRpcError(res: Response, status: number, code: number, message: string): void {
+  res.status(status).json({ jsonrpc: '2.0', error: { code, message }, id: null });
+}
+
+/**
+ * The public MCP endpoint. Order matters: cheap refusals (Host, Origin, protocol version, size)
+ * come before authentication, and authentication before anything that spends a shared budget.
+ */
+export function createHttpApp<Deps>(options: HttpAppOptions<Deps>) {
+  const { config, metrics, pipeline, logger } = options;
+  const app = express();
+  app.disable('x-powered-by');
+  const metadataUrl = resourceMetadataUrl(config.PUBLIC_URL);
+  const metadataPath = new URL(metadataUrl).pathname;
+
+  if (!config.ALLOWED_HOSTS.includes('*')) app.use(hostHeaderValidation(config.ALLOWED_HOSTS));
+
+  app.use((req, res, next) => {
+    const origin = req.headers.origin;
+    if (origin && !config.ALLOWED_ORIGINS.includes('*') && !config.ALLOWED_ORIGINS.includes(origin)) {
+      jsonRpcError(res, 403, -32000, 'Forbidden: this Origin is not allowed (ALLOWED_ORIGINS).');
+      return;
+    }
+    next();
+  });
+
+  const metadata = () =>
+    protectedResourceMetadata({
+      publicUrl: config.PUBLIC_URL,
+      authorizationServers: config.AUTH_SERVERS,
+      scopesSupported: pipeline.scopesSupported(),
+      resourceName: `Flotilla ${options.serviceName}`,
+    });
+  app.get(['/.well-known/oauth-protected-resource', metadataPath], (_req, res) => {
+    res.set('Cache-Control', 'public, max-age=300').json(metadata());
+  });
+
+  const handler = createMcpHandler(
+    (context) => {
+      const principal = (context.authInfo?.extra as { principal?: Principal } | undefined)?.principal;
+      if (!principal) throw new Error('request reached the MCP handler without a principal');
+      return options.buildServer(principal);
+    },
+    { maxRequestBodySize: config.MAX_BODY_BYTES, onerror: (error) => logger.debug({ err: error }, 'mcp transport error') },
+  );
+  const mcp = toNodeHandler(handler);
+  const limiter = bulkhead(config.MAX_INFLIGHT, 0);
+
+  const checkProtocolVersion = (req: Request, res: Response, next: NextFunction) => {
+    const version = req.headers['mcp-protocol-version'];
+    if (typeof version === 'string' && !SUPPORTED_PROTOCOL_VERSIONS.includes(version)) {
+      jsonRpcError(res, 400, -32600, `Unsupported MCP-Protocol-Version ${version}; supported: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')}`);
+      return;
+    }
+    next();
+  };
+
+  const authenticate = async (req: AuthedRequest, res: Response, next: NextFunction) => {
+    const apiKey = req.headers['x-api-key'];
+    const outcome = await options.authenticator.authenticate({
+      authorization: req.headers.authorization,
+      apiKey: typeof apiKey === 'string' ? apiKey : undefined,
+    });
+    if (!outcome.ok) {
+      metrics.authFailures.inc({ reason: outcome.reason });
+      res.set(
+        'WWW-Authenticate',
+        bearerChallenge({
+          metadataUrl,
+          scopes: pipeline.scopesSupported(),
+          ...(outcome.reason === 'missing' ? {} : { error: 'invalid_token', description: outcome.description }),
+        }),
+      );
+      res.status(401).json({ error: outcome.reason === 'missing' ? 'unauthorized' : 'invalid_token', error_description: outcome.description });
+      return;
+    }
+    req.principal = outcome.principal;
+    req.auth = { token: '', clientId: outcome.principal.subject, scopes: [...outcome.principal.scopes], extra: { principal: outcome.principal } };
+    next();
+  };
+
+  const limitPrincipal = async (req: AuthedRequest, res: Response, next: NextFunction) => {
+    const principal = req.principal as Principal;
+    try {
+      const decision = await options.principalLimiter.consume(`${principal.tenant}/${principal.subject}`);
+      if (!decision.allowed) {
+        metrics.rateLimited.inc({ scope: 'principal' });
+        res.set('Retry-After', String(Math.ceil(decision.retryAfterMs / 1000)));
+        jsonRpcError(res, 429, -32000, `Rate limit exceeded (RATE_LIMIT_PER_MINUTE); retry after ${decision.retryAfterMs} ms.`);
+        return;
+      }
+    } catch (error) {
+      if (!(error instanceof RateLimitStoreUnavailableError)) throw error;
+      res.set('Retry-After', '1');
+      jsonRpcError(res, 503, -32000, 'Rate limiting is unavailable and this server fails closed; retry shortly.');
+      return;
+    }
+    next();
+  };
+
+  // A call to a tool the caller may not use is refused at the HTTP edge with the OAuth step-up
+  // challenge, so a client can ask for the missing scope; stdio callers get a FORBIDDEN tool error.
+  const checkScopes = (req: AuthedRequest, res: Response, next: NextFunction) => {
+    const body = req.body as { method?: unknown; params?: { name?: unknown } } | undefined;
+    if (body?.method === 'tools/call' && typeof body.params?.name === 'string') {
+      const missing = pipeline.missingScopesFor(body.params.name, req.principal as Principal);
+      if (missing.length > 0) {
+        metrics.authFailures.inc({ reason: 'insufficient_scope' });
+        res.set('WWW-Authenticate', bearerChallenge({ metadataUrl, scopes: missing, error: 'insufficient_scope', description: `requires ${missing.join(' ')}` }));
+        res.status(403).json({ error: 'insufficient_scope', error_description: `this tool requires the scope(s) ${missing.join(' ')}` });
+        return;
+      }
+    }
+    next();
+  };
+
+  const serve = async (req: AuthedRequest, res: Response) => {
+    const method = (req.body as { method?: unknown } | undefined)?.method;
+    const label = typeof method === 'string' && method !== 'tools/call' ? method : undefined;
+    const started = performance.now();
+    options.inflight.enter();
+    metrics.inflight.inc();
+    res.on('close', () => {
+      options.inflight.leave();
+      metrics.inflight.dec();
+      // tools/call is measured by the pipeline, which knows the tool and its outcome.
+      if (label) {
+        metrics.operationDuration.observe(
+          { mcp_method_name: label, gen_ai_tool_name: '', outcome: res.statusCode < 400 ? 'success' : 'error' },
+          (performance.now() - started) / 1000,
+        );
+      }
+    });
+    try {
+      await limiter.execute(() => mcp(req, res, req.body));
+    } catch (error) {
+      if (error instanceof BulkheadRejectedError) {
+        res.set('Retry-After', '1');
+        jsonRpcError(res, 503, -32000, 'This replica is at MAX_INFLIGHT; retry shortly.');
+        return;
+      }
+      throw error;
+    }
+  };
+
+  app.all(
+    '/mcp',
+    checkProtocolVersion,
+    express.json({ limit: config.MAX_BODY_BYTES, type: () => true }),
+    authenticate,
+    limitPrincipal,
+    checkScopes,
+    serve,
+  );
+
+  app.use((error: Error & { type?: string; status?: number }, _req: Request, res: Response, _next: NextFunction) => {
+    if (error.type === 'entity.too.large') {
+      jsonRpcError(res, 413, -32600, `Request body exceeds MAX_BODY_BYTES (${config.MAX_BODY_BYTES} bytes).`);
+    } else if (error.type === 'entity.parse.failed') {
+      jsonRpcError(res, 400, -32700, 'Parse error: the body is not valid JSON.');
+    } else {
+      logger.error({ err: error }, 'unhandled HTTP error');
+      if (!res.headersSent) jsonRpcError(res, 500, -32603, 'Internal error.');
+    }
+  });
+
+  return { app, close: () => handler.close() };
+}

@@ -1,0 +1,221 @@
+import { createHash } from 'node:crypto';
+import { missingScopes, type Principal } from '@flotilla/auth';
+import { isBrokenCircuit, type RateLimiter, RateLimitStoreUnavailableError } from '@flotilla/resilience';
+import { type FleetMetrics, type Logger, withMcpSpan, writeAudit } from '@flotilla/telemetry';
+import { ProtocolError, ProtocolErrorCode } from '@modelcontextprotocol/server';
+import { TaskCancelledError, TimeoutStrategy, timeout } from 'cockatiel';
+import { z } from 'zod';
+import { errorPayload, newErrorId, ToolError } from './errors.js';
+import { type ExposureSettings, exposureOf, visibleTo } from './exposure.js';
+import { type AnyTool, describeTool, type ToolDescriptor } from './tool.js';
+
+export interface CallToolOutcome {
+  content: { type: 'text'; text: string }[];
+  structuredContent: Record<string, unknown>;
+  isError?: boolean;
+  [key: string]: unknown;
+}
+
+export interface PipelineOptions<Deps> {
+  tools: readonly AnyTool<Deps>[];
+  deps: Deps;
+  exposure: ExposureSettings;
+  toolTimeoutMs: number;
+  /** Per-tool budgets, keyed by tool name; built once from the tool's default and TOOL_RATE_LIMITS. */
+  toolLimiters: ReadonlyMap<string, RateLimiter>;
+  logger: Logger;
+  metrics: FleetMetrics;
+  /** Aborted when the replica stops waiting for in-flight calls during shutdown. */
+  shutdownSignal: AbortSignal;
+}
+
+interface RegisteredTool<Deps> {
+  tool: AnyTool<Deps>;
+  descriptor: ToolDescriptor;
+  exposed: ReturnType<typeof exposureOf>;
+}
+
+/**
+ * The per-call chain every tool runs through, built once per process:
+ * authorize scopes → validate → rate-limit → timeout with the request's abort signal → handler →
+ * metrics, span, audit → error mapping. (Authentication happens before, at the transport edge.)
+ */
+export class ToolPipeline<Deps> {
+  private readonly registry = new Map<string, RegisteredTool<Deps>>();
+
+  constructor(private readonly options: PipelineOptions<Deps>) {
+    for (const tool of options.tools) {
+      if (this.registry.has(tool.name)) throw new Error(`tool ${tool.name} is defined twice`);
+      this.registry.set(tool.name, { tool, descriptor: describeTool(tool), exposed: exposureOf(tool, options.exposure) });
+    }
+  }
+
+  /** What `tools/list` shows this caller: exposed tools whose scopes the caller holds. */
+  list(principal: Principal): ToolDescriptor[] {
+    return [...this.registry.values()]
+      .filter((entry) => entry.exposed.exposed && visibleTo(entry.tool, principal))
+      .map((entry) => entry.descriptor);
+  }
+
+  /** Scopes the caller lacks for a tool it may otherwise call; empty when it may, or when the tool is not offered. */
+  missingScopesFor(name: string, principal: Principal): string[] {
+    const entry = this.registry.get(name);
+    if (!entry?.exposed.exposed) return [];
+    return missingScopes(principal, entry.tool.scopes);
+  }
+
+  /** Every scope any offered tool needs: what a 401 challenge advertises. */
+  scopesSupported(): string[] {
+    const scopes = new Set<string>();
+    for (const entry of this.registry.values()) if (entry.exposed.exposed) for (const s of entry.tool.scopes) scopes.add(s);
+    return [...scopes].sort();
+  }
+
+  async call(
+    name: string,
+    args: Record<string, unknown> | undefined,
+    principal: Principal,
+    requestSignal: AbortSignal,
+    meta: Record<string, unknown> | undefined,
+  ): Promise<CallToolOutcome> {
+    const entry = this.registry.get(name);
+    if (!entry) {
+      // An unknown tool is a protocol error: the client asked for something that was never listed.
+      throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown tool: ${name}`);
+    }
+    const started = performance.now();
+    return withMcpSpan(
+      { method: 'tools/call', toolName: name },
+      meta,
+      async () => {
+        const errorId = newErrorId();
+        let outcome: CallToolOutcome;
+        let errorCode: string | null = null;
+        try {
+          outcome = await this.run(entry, args ?? {}, principal, requestSignal);
+        } catch (error) {
+          const toolError = this.mapError(error, requestSignal, errorId, name);
+          errorCode = toolError.code;
+          const payload = errorPayload(toolError, errorId);
+          outcome = {
+            content: [{ type: 'text', text: `${toolError.code}: ${toolError.message} (errorId ${errorId})` }],
+            structuredContent: { error: payload },
+            isError: true,
+          };
+        }
+        const durationMs = performance.now() - started;
+        this.record(name, principal, args, errorCode, durationMs);
+        return outcome;
+      },
+      (result) => (result.isError ? String((result.structuredContent.error as { code: string }).code) : undefined),
+    );
+  }
+
+  private async run(
+    entry: RegisteredTool<Deps>,
+    args: Record<string, unknown>,
+    principal: Principal,
+    requestSignal: AbortSignal,
+  ): Promise<CallToolOutcome> {
+    const { tool } = entry;
+    if (!entry.exposed.exposed) throw new ToolError('FORBIDDEN', entry.exposed.reason);
+    const missing = missingScopes(principal, tool.scopes);
+    if (missing.length > 0) {
+      throw new ToolError('FORBIDDEN', `Tool ${tool.name} needs the scope(s) ${missing.join(', ')}, which this caller lacks.`);
+    }
+    const parsed = tool.input.safeParse(args);
+    if (!parsed.success) {
+      throw new ToolError('INVALID_ARGUMENT', `Invalid arguments for ${tool.name}: ${describeIssues(parsed.error)}`);
+    }
+    const limiter = this.options.toolLimiters.get(tool.name);
+    if (limiter) {
+      const decision = await limiter.consume(`${principal.tenant}/${principal.subject}`);
+      if (!decision.allowed) {
+        this.options.metrics.rateLimited.inc({ scope: 'tool' });
+        throw new ToolError('RATE_LIMITED', `Too many ${tool.name} calls; retry after ${decision.retryAfterMs} ms.`, {
+          retryAfterMs: decision.retryAfterMs,
+        });
+      }
+    }
+    // Aggressive: the caller gets TIMEOUT at the deadline even if the handler is slow to notice the abort.
+    const deadline = timeout(this.options.toolTimeoutMs, TimeoutStrategy.Aggressive);
+    const parent = AbortSignal.any([requestSignal, this.options.shutdownSignal]);
+    const output = await deadline.execute(
+      ({ signal }) =>
+        tool.handler(parsed.data, {
+          principal,
+          signal,
+          log: this.options.logger.child({ tool: tool.name }),
+          deps: this.options.deps,
+        }),
+      parent,
+    );
+    const structured = tool.output.parse(output) as Record<string, unknown>;
+    return { content: [{ type: 'text', text: JSON.stringify(structured) }], structuredContent: structured };
+  }
+
+  /** The one place where failures become SPEC §2 tool errors. Unknown failures are logged with their errorId and never shown. */
+  private mapError(error: unknown, requestSignal: AbortSignal, errorId: string, tool: string): ToolError {
+    if (error instanceof ToolError) {
+      if (error.code === 'INTERNAL' || error.code === 'UNAVAILABLE') {
+        this.options.logger.warn({ errorId, tool, err: error.cause ?? error }, 'tool failed');
+      }
+      return error;
+    }
+    if (error instanceof TaskCancelledError) {
+      if (requestSignal.aborted) return new ToolError('TIMEOUT', 'The request was cancelled by the client.');
+      if (this.options.shutdownSignal.aborted) {
+        return new ToolError('UNAVAILABLE', 'The server is shutting down; retry on another replica.', { retryAfterMs: 1000 });
+      }
+      return new ToolError(
+        'TIMEOUT',
+        `The call exceeded the ${this.options.toolTimeoutMs} ms time limit and was stopped; narrow the request and retry.`,
+      );
+    }
+    if (isBrokenCircuit(error)) {
+      return new ToolError('UNAVAILABLE', 'A backend of this server is unavailable; retry later.', { retryAfterMs: 5000 });
+    }
+    if (error instanceof RateLimitStoreUnavailableError) {
+      return new ToolError('UNAVAILABLE', 'Rate limiting is unavailable; retry later.', { retryAfterMs: 1000 });
+    }
+    this.options.logger.error({ errorId, tool, err: error }, 'tool failed unexpectedly');
+    return new ToolError('INTERNAL', `An internal error occurred; quote errorId ${errorId} when reporting it.`);
+  }
+
+  private record(
+    tool: string,
+    principal: Principal,
+    args: Record<string, unknown> | undefined,
+    errorCode: string | null,
+    durationMs: number,
+  ): void {
+    const outcome = errorCode ?? 'success';
+    const { metrics, logger } = this.options;
+    metrics.toolCalls.inc({ tool, outcome });
+    metrics.operationDuration.observe(
+      { mcp_method_name: 'tools/call', gen_ai_tool_name: tool, outcome: errorCode ? 'error' : 'success' },
+      durationMs / 1000,
+    );
+    writeAudit(logger, {
+      subject: principal.subject,
+      tenant: principal.tenant,
+      tool,
+      outcome: errorCode ? 'error' : 'success',
+      errorCode,
+      durationMs: Math.round(durationMs * 100) / 100,
+      argsSha256: createHash('sha256')
+        .update(JSON.stringify(args ?? {}))
+        .digest('hex'),
+    });
+  }
+}
+
+function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 10)
+    .map((issue) => {
+      const path = issue.path.length > 0 ? issue.path.join('.') : '(arguments)';
+      return `${path}: ${issue.message}`;
+    })
+    .join('; ');
+}

@@ -1,0 +1,126 @@
+import { hasScopes, type Principal } from '@flotilla/auth';
+import type { Logger } from '@flotilla/telemetry';
+import { McpServer, ProtocolError, ProtocolErrorCode, ResourceNotFoundError, ResourceTemplate } from '@modelcontextprotocol/server';
+import { z } from 'zod';
+import { ToolError } from './errors.js';
+import type { ToolPipeline } from './pipeline.js';
+
+export interface SurfaceContext<Deps> {
+  principal: Principal;
+  signal: AbortSignal;
+  log: Logger;
+  deps: Deps;
+}
+
+/** A family of resources addressed by one URI template, e.g. `postgres://table/{schema}/{table}`. */
+export interface ResourceTemplateDefinition<Deps> {
+  name: string;
+  title: string;
+  description: string;
+  uriTemplate: string;
+  mimeType: string;
+  scopes: readonly string[];
+  list(context: SurfaceContext<Deps>): Promise<{ uri: string; name: string; title?: string; description?: string }[]>;
+  read(uri: URL, variables: Record<string, string>, context: SurfaceContext<Deps>): Promise<string>;
+}
+
+export interface PromptDefinition<Deps> {
+  name: string;
+  title: string;
+  description: string;
+  scopes: readonly string[];
+  /** Prompt arguments are strings on the wire; the shape documents and validates them. */
+  args: z.ZodRawShape;
+  render(args: Record<string, string | undefined>, context: SurfaceContext<Deps>): Promise<string>;
+}
+
+export interface ServiceSurface<Deps> {
+  name: string;
+  version: string;
+  title: string;
+  instructions: string;
+  resources: readonly ResourceTemplateDefinition<Deps>[];
+  prompts: readonly PromptDefinition<Deps>[];
+}
+
+/**
+ * Builds the SDK server instance for one request (HTTP) or one connection (stdio). Tool listing and
+ * dispatch are Flotilla's own, so the pipeline decides order, scopes and the error model; resources
+ * and prompts use the SDK's registries, filtered by the caller's scopes.
+ */
+export function buildMcpServer<Deps>(
+  surface: ServiceSurface<Deps>,
+  pipeline: ToolPipeline<Deps>,
+  principal: Principal,
+  context: { deps: Deps; log: Logger },
+): McpServer {
+  const server = new McpServer(
+    { name: `flotilla-${surface.name}`, title: surface.title, version: surface.version },
+    { capabilities: { tools: { listChanged: false } }, instructions: surface.instructions },
+  );
+  server.server.setRequestHandler('tools/list', async () => ({ tools: pipeline.list(principal) }));
+  server.server.setRequestHandler('tools/call', (request, extra) =>
+    pipeline.call(
+      request.params.name,
+      request.params.arguments,
+      principal,
+      extra.mcpReq.signal,
+      request.params._meta as Record<string, unknown> | undefined,
+    ),
+  );
+  const surfaceContext = (signal: AbortSignal): SurfaceContext<Deps> => ({ principal, signal, ...context });
+
+  for (const resource of surface.resources) {
+    if (!hasScopes(principal, resource.scopes)) continue;
+    server.registerResource(
+      resource.name,
+      new ResourceTemplate(resource.uriTemplate, {
+        list: async (extra) => ({
+          resources: (await resource.list(surfaceContext(extra.mcpReq.signal))).map((item) => ({
+            ...item,
+            mimeType: resource.mimeType,
+          })),
+        }),
+      }),
+      { title: resource.title, description: resource.description, mimeType: resource.mimeType },
+      async (uri, variables, extra) => {
+        const flat = Object.fromEntries(
+          Object.entries(variables).map(([key, value]) => [key, Array.isArray(value) ? value.join('/') : String(value)]),
+        );
+        const text = await asProtocolError(uri.href, () => resource.read(uri, flat, surfaceContext(extra.mcpReq.signal)));
+        return { contents: [{ uri: uri.href, mimeType: resource.mimeType, text }] };
+      },
+    );
+  }
+
+  for (const prompt of surface.prompts) {
+    if (!hasScopes(principal, prompt.scopes)) continue;
+    server.registerPrompt(
+      prompt.name,
+      { title: prompt.title, description: prompt.description, argsSchema: z.object(prompt.args) },
+      async (args, extra) => {
+        const text = await asProtocolError(prompt.name, () =>
+          prompt.render(args as Record<string, string | undefined>, surfaceContext(extra.mcpReq.signal)),
+        );
+        return { messages: [{ role: 'user', content: { type: 'text', text } }] };
+      },
+    );
+  }
+  return server;
+}
+
+/** Resource and prompt callbacks have no isError channel: domain errors become JSON-RPC errors. */
+async function asProtocolError<T>(subject: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof ToolError) {
+      if (error.code === 'NOT_FOUND') throw new ResourceNotFoundError(subject);
+      if (error.code === 'INVALID_ARGUMENT' || error.code === 'FORBIDDEN') {
+        throw new ProtocolError(ProtocolErrorCode.InvalidParams, error.message);
+      }
+      throw new ProtocolError(ProtocolErrorCode.InternalError, error.message);
+    }
+    throw new ProtocolError(ProtocolErrorCode.InternalError, 'internal error');
+  }
+}

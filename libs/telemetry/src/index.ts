@@ -1,0 +1,3 @@
+export { type AuditRecord, createLogger, type Logger, type LoggerOptions, writeAudit } from './logger.js';
+export { createMetrics, type FleetMetrics, type Registry } from './metrics.js';
+export { type McpSpanAttributes, withMcpSpan } from './spans.js';

@@ -15,6 +15,9 @@ const flag = z
   .optional()
   .transform((value) => value === 'true' || value === '1');
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+
+/** Parsers for environment values, shared by every service's config.ts so lists and flags read alike. */
+export const env = { list, flag, positiveInt };
 const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
 
 const toolLimits = z

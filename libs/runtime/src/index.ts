@@ -1,4 +1,4 @@
-export { ConfigError, isLoopback, loadConfig, type RuntimeConfig, runtimeEnvironment } from './config.js';
+export { ConfigError, env, isLoopback, loadConfig, type RuntimeConfig, runtimeEnvironment } from './config.js';
 export { ERROR_CODES, type ErrorCode, ToolError, type ToolErrorPayload } from './errors.js';
 export {
   type RunningService,

@@ -1,5 +1,4 @@
-import { NodeSDK } from '@opentelemetry/sdk-node';
-import { getNodeAutoInstrumentations } from '@opentelemetry/auto-instrumentations-node';
+import type { NodeSDK } from '@opentelemetry/sdk-node';
 
 let sdk: NodeSDK | undefined;
 
@@ -17,7 +16,12 @@ export function tracingRequested(env: NodeJS.ProcessEnv = process.env): boolean 
  */
 export async function startTracing(serviceName: string): Promise<boolean> {
   if (sdk || !tracingRequested()) return false;
-  const { register } = await import('node:module');
+  // Loaded only when wanted: the SDK and its instrumentations cost start-up time for nothing otherwise.
+  const [{ register }, { NodeSDK }, { getNodeAutoInstrumentations }] = await Promise.all([
+    import('node:module'),
+    import('@opentelemetry/sdk-node'),
+    import('@opentelemetry/auto-instrumentations-node'),
+  ]);
   // ESM modules are only visible to the instrumentations through this loader hook.
   register('@opentelemetry/instrumentation/hook.mjs', import.meta.url);
   sdk = new NodeSDK({

@@ -1,6 +1,7 @@
 import { type FuncCall, hasSqlDetails, type ParseResult, parse } from 'libpg-query';
 
-export type GuardVerdict = { ok: true } | { ok: false; reason: string };
+/** `invalid`: the text is not one parseable statement; `not_read_only`: it parses but is not a plain read. */
+export type GuardVerdict = { ok: true } | { ok: false; reason: string; kind: 'invalid' | 'not_read_only' };
 
 /**
  * Functions refused anywhere in a query. Names are compared lowercased against the last part of the call's name, so
@@ -22,6 +23,10 @@ export const DENIED_FUNCTIONS: ReadonlySet<string> = new Set([
   'pg_file_rename',
   'pg_file_unlink',
   'pg_logdir_ls',
+  'pg_ls_logicalsnapdir',
+  'pg_ls_logicalmapdir',
+  'pg_ls_replslotdir',
+  'pg_file_sync',
   // Large objects: import/export server files and create, change or delete stored objects.
   'lo_import',
   'lo_export',
@@ -46,6 +51,8 @@ export const DENIED_FUNCTIONS: ReadonlySet<string> = new Set([
   'dblink_send_query',
   'dblink_open',
   'dblink_fetch',
+  'dblink_get_result',
+  'dblink_disconnect',
   // Signal other backends or administer the server (config reload, WAL, promotion, replication slots and origins).
   'pg_terminate_backend',
   'pg_cancel_backend',
@@ -59,6 +66,12 @@ export const DENIED_FUNCTIONS: ReadonlySet<string> = new Set([
   'pg_create_logical_replication_slot',
   'pg_create_physical_replication_slot',
   'pg_replication_origin_create',
+  'pg_replication_slot_advance',
+  'pg_log_backend_memory_contexts',
+  'pg_wal_replay_pause',
+  'pg_wal_replay_resume',
+  'pg_backup_start',
+  'pg_backup_stop',
   // Run arbitrary SQL text given as a string argument, which the parser cannot see into.
   'query_to_xml',
   'query_to_xml_and_xmlschema',
@@ -73,7 +86,13 @@ export const DENIED_FUNCTIONS: ReadonlySet<string> = new Set([
 ]);
 
 /** Advisory locks outlive the query in session scope and can block other clients, so every variant is refused. */
-export const DENIED_FUNCTION_PREFIXES: readonly string[] = ['pg_advisory_', 'pg_try_advisory_'];
+export const DENIED_FUNCTION_PREFIXES: readonly string[] = [
+  'pg_advisory_',
+  'pg_try_advisory_',
+  // Statistics resets and replication-slot copies change server state.
+  'pg_stat_reset',
+  'pg_copy_',
+];
 
 const DATA_MODIFYING_NODES: ReadonlyMap<string, string> = new Map([
   ['InsertStmt', 'INSERT'],
@@ -103,22 +122,25 @@ const MAX_MESSAGE_LENGTH = 200;
 /** Layer 1 of read-only enforcement: parse with the real PostgreSQL parser and accept exactly one read statement. */
 export async function checkReadOnlyStatement(sql: string): Promise<GuardVerdict> {
   // libpg-query throws a generic error on '' instead of returning no statements.
-  if (sql.length === 0) return refuse('The query is empty; send exactly one SELECT statement.');
+  if (sql.length === 0) return refuse('The query is empty; send exactly one SELECT statement.', 'invalid');
 
   let result: ParseResult;
   try {
     result = await parse(sql);
   } catch (error) {
     if (hasSqlDetails(error) && error.sqlDetails) {
-      return refuse(`SQL syntax error at position ${error.sqlDetails.cursorPosition}: ${clip(error.message)}`);
+      return refuse(`SQL syntax error at position ${error.sqlDetails.cursorPosition}: ${clip(error.message)}`, 'invalid');
     }
     // Fail closed: anything the parser cannot handle is not known to be a read.
-    return refuse(`The query could not be parsed: ${clip(error instanceof Error ? error.message : String(error))}`);
+    return refuse(`The query could not be parsed: ${clip(error instanceof Error ? error.message : String(error))}`, 'invalid');
   }
 
   const statements = result.stmts ?? [];
   if (statements.length === 0) {
-    return refuse('The query contains no statement (only comments or semicolons); send exactly one SELECT statement.');
+    return refuse(
+      'The query contains no statement (only comments or semicolons); send exactly one SELECT statement.',
+      'invalid',
+    );
   }
   if (statements.length > 1) {
     return refuse(
@@ -193,6 +215,6 @@ function clip(text: string): string {
   return text.length <= MAX_MESSAGE_LENGTH ? text : `${text.slice(0, MAX_MESSAGE_LENGTH)}…`;
 }
 
-function refuse(reason: string): GuardVerdict {
-  return { ok: false, reason };
+function refuse(reason: string, kind: 'invalid' | 'not_read_only' = 'not_read_only'): GuardVerdict {
+  return { ok: false, reason, kind };
 }

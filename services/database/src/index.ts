@@ -1,0 +1,2 @@
+export { databaseEnvironment } from './config.js';
+export { type DatabaseConfig, databaseService, setupDatabase } from './server.js';

@@ -1,0 +1,47 @@
+import { ToolError } from '@flotilla/runtime';
+
+const TRANSIENT_NODE_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND']);
+
+/**
+ * Connection loss, server restarts and resource exhaustion are worth a retry; everything the
+ * statement itself caused (syntax, permissions, cancellation) is not.
+ */
+export function isTransientPgError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  if (typeof code !== 'string') {
+    return error instanceof Error && /Connection terminated|timeout exceeded when trying to connect/i.test(error.message);
+  }
+  if (TRANSIENT_NODE_ERRORS.has(code)) return true;
+  return code.startsWith('08') || ['57P01', '57P02', '57P03', '53300', '40001', '40P01'].includes(code);
+}
+
+/** Maps a PostgreSQL error to a tool error a model can act on. Server messages are kept; details and internals are not. */
+export function toToolError(error: unknown, context: { timedOut: boolean; statementTimeoutMs: number }): ToolError {
+  if (error instanceof ToolError) return error;
+  const pg = error as { code?: string; message?: string; hint?: string; position?: string };
+  const code = pg.code ?? '';
+  const hint = pg.hint ? ` Hint: ${pg.hint}` : '';
+  const message = `${pg.message ?? 'query failed'}${hint}`;
+  if (code === '57014') {
+    return context.timedOut
+      ? new ToolError('TIMEOUT', 'The query was cancelled.')
+      : new ToolError(
+          'TIMEOUT',
+          `The query exceeded the ${context.statementTimeoutMs} ms statement timeout and was cancelled; add filters or a LIMIT.`,
+        );
+  }
+  if (code === '25006') return new ToolError('FORBIDDEN', `${message}. This server only reads.`);
+  if (code === '42501') return new ToolError('FORBIDDEN', `${message}. The server's database role has no access to it.`);
+  if (code === '53300' || isTransientPgError(error)) {
+    return new ToolError('UNAVAILABLE', 'The database is unavailable right now; retry shortly.', {
+      retryAfterMs: 1000,
+      cause: error,
+    });
+  }
+  // Syntax (42601), undefined objects (42P01, 42703, 42883), type and data errors (42804, 22xxx), bad parameters (08P01, 42P02).
+  if (/^(42|22|2F|08P01|0A)/.test(code)) {
+    const position = pg.position ? ` (at character ${pg.position})` : '';
+    return new ToolError('INVALID_ARGUMENT', `${message}${position}`);
+  }
+  return new ToolError('INTERNAL', 'The database reported an unexpected error.', { cause: error });
+}

@@ -1,0 +1,210 @@
+import type { Principal } from '@flotilla/auth';
+import { type DependencyPolicy, isBrokenCircuit } from '@flotilla/resilience';
+import { ToolError } from '@flotilla/runtime';
+import pg from 'pg';
+import Cursor from 'pg-cursor';
+import { isTransientPgError, toToolError } from './errors.js';
+import { toJsonValue, uniqueColumnNames } from './values.js';
+
+export interface QuerierSettings {
+  statementTimeoutMs: number;
+  allowedSchemas: readonly string[];
+  tenantMode: 'none' | 'rls';
+}
+
+export interface RowsRequest {
+  sql: string;
+  params: readonly unknown[];
+  maxRows: number;
+  maxBytes: number;
+}
+
+export interface RowsResult {
+  columns: { name: string; type: string }[];
+  rows: Record<string, unknown>[];
+  rowCount: number;
+  truncated: boolean;
+  durationMs: number;
+}
+
+/** A statement run inside a read-only transaction the querier opened. */
+export interface ReadSession {
+  rows(request: RowsRequest): Promise<RowsResult>;
+  query<Row extends pg.QueryResultRow>(sql: string, params?: readonly unknown[]): Promise<Row[]>;
+}
+
+/**
+ * Layer 2 of read-only enforcement, and the only way tools reach Postgres: every call runs in
+ * `BEGIN READ ONLY` with `SET LOCAL` timeouts and (with RLS) the verified tenant, is rolled back
+ * afterwards, and is cancelled on the server when the request's signal aborts.
+ */
+export class Querier {
+  private readonly typeNames = new Map<number, string>();
+
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly policy: DependencyPolicy,
+    private readonly settings: QuerierSettings,
+  ) {}
+
+  async read<T>(principal: Principal, signal: AbortSignal, work: (session: ReadSession) => Promise<T>): Promise<T> {
+    signal.throwIfAborted();
+    let client: pg.PoolClient;
+    try {
+      client = await this.policy.execute(() => this.pool.connect(), signal);
+    } catch (error) {
+      if (isBrokenCircuit(error)) throw error;
+      throw toToolError(error, { timedOut: signal.aborted, statementTimeoutMs: this.settings.statementTimeoutMs });
+    }
+    const cancel = () => void this.cancelBackend(client);
+    signal.addEventListener('abort', cancel, { once: true });
+    let broken: Error | undefined;
+    try {
+      await client.query(this.beginSql());
+      if (this.settings.tenantMode === 'rls') {
+        // Transaction-local, so it cannot leak to the next borrower of this pooled connection.
+        await client.query("SELECT set_config('flotilla.tenant', $1, true)", [principal.tenant]);
+      }
+      const result = await work(this.session(client));
+      await client.query('ROLLBACK');
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch((rollbackError: Error) => {
+        broken = rollbackError;
+      });
+      if (isTransientPgError(error)) broken = error as Error;
+      throw toToolError(error, { timedOut: signal.aborted, statementTimeoutMs: this.settings.statementTimeoutMs });
+    } finally {
+      signal.removeEventListener('abort', cancel);
+      client.release(broken);
+    }
+  }
+
+  /** A cheap round trip for /readyz. */
+  async ping(signal: AbortSignal): Promise<void> {
+    const client = await this.pool.connect();
+    const cancel = () => client.release(new Error('readiness check timed out'));
+    signal.addEventListener('abort', cancel, { once: true });
+    try {
+      await client.query('SELECT 1');
+      signal.removeEventListener('abort', cancel);
+      client.release();
+    } catch (error) {
+      signal.removeEventListener('abort', cancel);
+      client.release(error as Error);
+      throw error;
+    }
+  }
+
+  private beginSql(): string {
+    const timeout = this.settings.statementTimeoutMs;
+    const searchPath = this.settings.allowedSchemas.map((schema) => pg.escapeIdentifier(schema)).join(', ');
+    // One round trip; the values are integers and quoted identifiers from validated configuration.
+    return [
+      'BEGIN READ ONLY',
+      `SET LOCAL statement_timeout = ${timeout}`,
+      `SET LOCAL idle_in_transaction_session_timeout = ${timeout * 2}`,
+      `SET LOCAL search_path = ${searchPath}`,
+    ].join('; ');
+  }
+
+  private session(client: pg.PoolClient): ReadSession {
+    return {
+      query: async <Row extends pg.QueryResultRow>(sql: string, params: readonly unknown[] = []) =>
+        (await client.query<Row>(sql, params as unknown[])).rows,
+      rows: (request) => this.readRows(client, request),
+    };
+  }
+
+  /** Reads through a cursor in batches, so neither rows nor bytes past the caps are ever fetched into memory. */
+  private async readRows(client: pg.PoolClient, request: RowsRequest): Promise<RowsResult> {
+    const started = performance.now();
+    const cursor = client.query(new Cursor(request.sql, request.params as unknown[], { rowMode: 'array' }));
+    const rows: Record<string, unknown>[] = [];
+    let fields: pg.FieldDef[] = [];
+    let names: string[] = [];
+    let bytes = 0;
+    let truncated = false;
+    try {
+      while (!truncated) {
+        const batchSize = Math.min(100, request.maxRows + 1 - rows.length);
+        const { batch, result } = await readBatch(cursor, batchSize);
+        if (fields.length === 0 && result.fields.length > 0) {
+          fields = result.fields;
+          names = uniqueColumnNames(fields.map((field) => field.name));
+        }
+        for (const values of batch) {
+          if (rows.length >= request.maxRows) {
+            truncated = true;
+            break;
+          }
+          const row: Record<string, unknown> = {};
+          values.forEach((value, index) => {
+            row[names[index] ?? `column_${index + 1}`] = toJsonValue(value);
+          });
+          bytes += Buffer.byteLength(JSON.stringify(row));
+          if (bytes > request.maxBytes) {
+            truncated = true;
+            break;
+          }
+          rows.push(row);
+        }
+        if (batch.length < batchSize) break;
+      }
+    } finally {
+      await cursor.close().catch(() => undefined);
+    }
+    return {
+      columns: await this.describeColumns(client, fields, names),
+      rows,
+      rowCount: rows.length,
+      truncated,
+      durationMs: Math.round((performance.now() - started) * 100) / 100,
+    };
+  }
+
+  private async describeColumns(client: pg.PoolClient, fields: pg.FieldDef[], names: string[]) {
+    const unknown = [...new Set(fields.map((field) => field.dataTypeID))].filter((oid) => !this.typeNames.has(oid));
+    if (unknown.length > 0) {
+      const result = await client.query<{ oid: number; name: string }>(
+        'SELECT oid::int AS oid, format_type(oid, NULL) AS name FROM pg_catalog.pg_type WHERE oid = ANY($1::oid[])',
+        [unknown],
+      );
+      for (const row of result.rows) this.typeNames.set(row.oid, row.name);
+    }
+    return fields.map((field, index) => ({
+      name: names[index] ?? field.name,
+      type: this.typeNames.get(field.dataTypeID) ?? 'unknown',
+    }));
+  }
+
+  /** Cancels the running statement from a second connection; node-postgres has no in-band cancel. */
+  private async cancelBackend(client: pg.PoolClient): Promise<void> {
+    const pid = (client as unknown as { processID?: number }).processID;
+    if (!pid) return;
+    const canceller = new pg.Client({ ...(this.pool.options as pg.ClientConfig), connectionTimeoutMillis: 2000 });
+    try {
+      await canceller.connect();
+      await canceller.query('SELECT pg_cancel_backend($1)', [pid]);
+    } catch {
+      // Best effort: the statement timeout still bounds the query.
+    } finally {
+      await canceller.end().catch(() => undefined);
+    }
+  }
+}
+
+function readBatch(cursor: Cursor, size: number): Promise<{ batch: unknown[][]; result: pg.QueryResult }> {
+  return new Promise((resolve, reject) => {
+    cursor.read(size, (error, batch, result) => {
+      if (error) reject(error);
+      else resolve({ batch: batch as unknown as unknown[][], result });
+    });
+  });
+}
+
+export function assertSchemaAllowed(schema: string, allowed: readonly string[]): void {
+  if (!allowed.includes(schema)) {
+    throw new ToolError('NOT_FOUND', `Schema ${schema} is not available; available schemas: ${allowed.join(', ')}.`);
+  }
+}

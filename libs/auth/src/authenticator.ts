@@ -1,5 +1,5 @@
 import { type ApiKeyStore, loadApiKeys } from './api-keys.js';
-import { createJwtVerifier, type JwtVerifier, type TokenRejection, TokenRejectedError } from './jwt.js';
+import { createJwtVerifier, type JwtVerifier, TokenRejectedError, type TokenRejection } from './jwt.js';
 import type { Principal } from './principal.js';
 
 export type AuthMethod = 'oauth' | 'api-key' | 'none';
@@ -64,7 +64,8 @@ export async function createAuthenticator(options: AuthenticatorOptions): Promis
         try {
           return { ok: true, principal: await jwt.verify(bearer) };
         } catch (error) {
-          if (error instanceof TokenRejectedError) return { ok: false, reason: error.reason, description: error.message };
+          if (error instanceof TokenRejectedError)
+            return { ok: false, reason: error.reason, description: error.message };
           throw error;
         }
       }

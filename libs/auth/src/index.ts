@@ -1,13 +1,13 @@
 export { type ApiKeyEntry, type ApiKeyStore, createApiKeyStore, loadApiKeys } from './api-keys.js';
 export {
+  type Authenticator,
+  type AuthenticatorOptions,
   type AuthFailureReason,
   type AuthMethod,
   type AuthOutcome,
-  type Authenticator,
-  type AuthenticatorOptions,
   createAuthenticator,
 } from './authenticator.js';
-export { type TokenRejection, TokenRejectedError } from './jwt.js';
+export { TokenRejectedError, type TokenRejection } from './jwt.js';
 export {
   bearerChallenge,
   protectedResourceMetadata,

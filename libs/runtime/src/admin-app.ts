@@ -28,7 +28,9 @@ export function createAdminApp(options: AdminAppOptions) {
       return;
     }
     const report = await options.checkReadiness();
-    res.status(report.ready ? 200 : 503).json({ status: report.ready ? 'ready' : 'unready', dependencies: report.dependencies });
+    res
+      .status(report.ready ? 200 : 503)
+      .json({ status: report.ready ? 'ready' : 'unready', dependencies: report.dependencies });
   });
 
   app.get('/metrics', async (_req, res) => {

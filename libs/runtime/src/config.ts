@@ -46,7 +46,9 @@ export const runtimeEnvironment = {
   ALLOWED_ORIGINS: list,
   ALLOWED_HOSTS: list,
   MAX_BODY_BYTES: positiveInt(1024 * 1024),
-  AUTH_MODE: list.pipe(z.array(z.enum(['oauth', 'api-key', 'none'])).min(1, 'set at least one of oauth, api-key, none')),
+  AUTH_MODE: list.pipe(
+    z.array(z.enum(['oauth', 'api-key', 'none'])).min(1, 'set at least one of oauth, api-key, none'),
+  ),
   AUTH_ISSUER: z.string().optional(),
   AUTH_JWKS_URL: z.url().optional(),
   AUTH_JWKS_FILE: z.string().optional(),
@@ -93,26 +95,13 @@ export function loadConfig<Shape extends z.ZodRawShape>(
   // stdio runs as the local user's own child process; it needs no credentials unless asked to.
   if (options.transport === 'stdio' && !env.AUTH_MODE) env.AUTH_MODE = 'none';
   if (!env.AUTH_MODE) env.AUTH_MODE = 'api-key';
-  const schema = z.object({ ...runtimeEnvironment, ...serviceShape }).superRefine((parsed, context) => {
-    const config = parsed as unknown as z.output<typeof RuntimeSchema>;
-    const problem = (path: string, message: string) => context.addIssue({ code: 'custom', path: [path], message });
-    const modes = config.AUTH_MODE;
-    if (modes.includes('none') && options.transport === 'http' && !isLoopback(config.HOST)) {
-      problem('AUTH_MODE', 'none is only allowed with --stdio or a loopback HOST (127.0.0.1, ::1, localhost)');
-    }
-    if (modes.includes('oauth')) {
-      if (!config.AUTH_ISSUER) problem('AUTH_ISSUER', 'required with AUTH_MODE=oauth');
-      if (!config.AUTH_JWKS_URL && !config.AUTH_JWKS_FILE) problem('AUTH_JWKS_URL', 'set AUTH_JWKS_URL or AUTH_JWKS_FILE');
-      if (config.AUTH_SERVERS.length === 0) problem('AUTH_SERVERS', 'required with AUTH_MODE=oauth');
-      if (!config.PUBLIC_URL) problem('PUBLIC_URL', 'required with AUTH_MODE=oauth: it is the token audience');
-    }
-    if (modes.includes('api-key') && !config.AUTH_API_KEYS_FILE) {
-      problem('AUTH_API_KEYS_FILE', 'required with AUTH_MODE=api-key');
-    }
-  });
+  const schema = z.object({ ...runtimeEnvironment, ...serviceShape });
   const parsed = schema.safeParse(env);
-  if (!parsed.success) {
-    throw new ConfigError(`invalid configuration:\n${z.prettifyError(parsed.error)}`);
+  // Cross-field rules read the raw strings, so they are reported even when a single value also fails to parse.
+  const problems = crossFieldProblems(env, options.transport);
+  if (!parsed.success || problems.length > 0) {
+    const listed = parsed.success ? '' : `${z.prettifyError(parsed.error)}\n`;
+    throw new ConfigError(`invalid configuration:\n${listed}${problems.map((p) => `✖ ${p}`).join('\n')}`.trimEnd());
   }
   const config = parsed.data as RuntimeConfig & z.output<z.ZodObject<Shape>>;
   config.transport = options.transport;
@@ -121,4 +110,23 @@ export function loadConfig<Shape extends z.ZodRawShape>(
     config.ALLOWED_HOSTS = [new URL(config.PUBLIC_URL).hostname, 'localhost', '127.0.0.1', '[::1]'];
   }
   return config;
+}
+
+function crossFieldProblems(env: NodeJS.ProcessEnv, transport: 'http' | 'stdio'): string[] {
+  const problems: string[] = [];
+  const modes = (env.AUTH_MODE ?? '').split(',').map((mode) => mode.trim());
+  if (modes.includes('none') && transport === 'http' && !isLoopback(env.HOST ?? '0.0.0.0')) {
+    problems.push('AUTH_MODE=none is only allowed with --stdio or a loopback HOST (127.0.0.1, ::1, localhost)');
+  }
+  if (modes.includes('oauth')) {
+    if (!env.AUTH_ISSUER) problems.push('AUTH_ISSUER is required with AUTH_MODE=oauth');
+    if (!env.AUTH_JWKS_URL && !env.AUTH_JWKS_FILE)
+      problems.push('AUTH_JWKS_URL or AUTH_JWKS_FILE is required with AUTH_MODE=oauth');
+    if (!env.AUTH_SERVERS) problems.push('AUTH_SERVERS is required with AUTH_MODE=oauth');
+    if (!env.PUBLIC_URL) problems.push('PUBLIC_URL is required with AUTH_MODE=oauth: it is the token audience');
+  }
+  if (modes.includes('api-key') && !env.AUTH_API_KEYS_FILE) {
+    problems.push('AUTH_API_KEYS_FILE is required with AUTH_MODE=api-key');
+  }
+  return problems;
 }

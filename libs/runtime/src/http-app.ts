@@ -1,4 +1,10 @@
-import { type Authenticator, bearerChallenge, type Principal, protectedResourceMetadata, resourceMetadataUrl } from '@flotilla/auth';
+import {
+  type Authenticator,
+  bearerChallenge,
+  type Principal,
+  protectedResourceMetadata,
+  resourceMetadataUrl,
+} from '@flotilla/auth';
 import { type RateLimiter, RateLimitStoreUnavailableError } from '@flotilla/resilience';
 import type { FleetMetrics, Logger } from '@flotilla/telemetry';
 import { hostHeaderValidation } from '@modelcontextprotocol/express';
@@ -85,7 +91,10 @@ export function createHttpApp<Deps>(options: HttpAppOptions<Deps>) {
       if (!principal) throw new Error('request reached the MCP handler without a principal');
       return options.buildServer(principal);
     },
-    { maxRequestBodySize: config.MAX_BODY_BYTES, onerror: (error) => logger.debug({ err: error }, 'mcp transport error') },
+    {
+      maxRequestBodySize: config.MAX_BODY_BYTES,
+      onerror: (error) => logger.debug({ err: error }, 'mcp transport error'),
+    },
   );
   const mcp = toNodeHandler(handler);
   const limiter = bulkhead(config.MAX_INFLIGHT, 0);
@@ -93,7 +102,12 @@ export function createHttpApp<Deps>(options: HttpAppOptions<Deps>) {
   const checkProtocolVersion = (req: Request, res: Response, next: NextFunction) => {
     const version = req.headers['mcp-protocol-version'];
     if (typeof version === 'string' && !SUPPORTED_PROTOCOL_VERSIONS.includes(version)) {
-      jsonRpcError(res, 400, -32600, `Unsupported MCP-Protocol-Version ${version}; supported: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')}`);
+      jsonRpcError(
+        res,
+        400,
+        -32600,
+        `Unsupported MCP-Protocol-Version ${version}; supported: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')}`,
+      );
       return;
     }
     next();
@@ -115,11 +129,19 @@ export function createHttpApp<Deps>(options: HttpAppOptions<Deps>) {
           ...(outcome.reason === 'missing' ? {} : { error: 'invalid_token', description: outcome.description }),
         }),
       );
-      res.status(401).json({ error: outcome.reason === 'missing' ? 'unauthorized' : 'invalid_token', error_description: outcome.description });
+      res.status(401).json({
+        error: outcome.reason === 'missing' ? 'unauthorized' : 'invalid_token',
+        error_description: outcome.description,
+      });
       return;
     }
     req.principal = outcome.principal;
-    req.auth = { token: '', clientId: outcome.principal.subject, scopes: [...outcome.principal.scopes], extra: { principal: outcome.principal } };
+    req.auth = {
+      token: '',
+      clientId: outcome.principal.subject,
+      scopes: [...outcome.principal.scopes],
+      extra: { principal: outcome.principal },
+    };
     next();
   };
 
@@ -130,7 +152,12 @@ export function createHttpApp<Deps>(options: HttpAppOptions<Deps>) {
       if (!decision.allowed) {
         metrics.rateLimited.inc({ scope: 'principal' });
         res.set('Retry-After', String(Math.ceil(decision.retryAfterMs / 1000)));
-        jsonRpcError(res, 429, -32000, `Rate limit exceeded (RATE_LIMIT_PER_MINUTE); retry after ${decision.retryAfterMs} ms.`);
+        jsonRpcError(
+          res,
+          429,
+          -32000,
+          `Rate limit exceeded (RATE_LIMIT_PER_MINUTE); retry after ${decision.retryAfterMs} ms.`,
+        );
         return;
       }
     } catch (error) {
@@ -150,8 +177,19 @@ export function createHttpApp<Deps>(options: HttpAppOptions<Deps>) {
       const missing = pipeline.missingScopesFor(body.params.name, req.principal as Principal);
       if (missing.length > 0) {
         metrics.authFailures.inc({ reason: 'insufficient_scope' });
-        res.set('WWW-Authenticate', bearerChallenge({ metadataUrl, scopes: missing, error: 'insufficient_scope', description: `requires ${missing.join(' ')}` }));
-        res.status(403).json({ error: 'insufficient_scope', error_description: `this tool requires the scope(s) ${missing.join(' ')}` });
+        res.set(
+          'WWW-Authenticate',
+          bearerChallenge({
+            metadataUrl,
+            scopes: missing,
+            error: 'insufficient_scope',
+            description: `requires ${missing.join(' ')}`,
+          }),
+        );
+        res.status(403).json({
+          error: 'insufficient_scope',
+          error_description: `this tool requires the scope(s) ${missing.join(' ')}`,
+        });
         return;
       }
     }

@@ -10,4 +10,11 @@ export {
   startService,
 } from './service.js';
 export type { PromptDefinition, ResourceTemplateDefinition, SurfaceContext } from './surface.js';
-export { type AnyTool, describeTool, type ToolAnnotations, type ToolContext, type ToolDefinition, toolsFor } from './tool.js';
+export {
+  type AnyTool,
+  describeTool,
+  type ToolAnnotations,
+  type ToolContext,
+  type ToolDefinition,
+  toolsFor,
+} from './tool.js';

@@ -4,7 +4,7 @@ import { isBrokenCircuit, type RateLimiter, RateLimitStoreUnavailableError } fro
 import { type FleetMetrics, type Logger, withMcpSpan, writeAudit } from '@flotilla/telemetry';
 import { ProtocolError, ProtocolErrorCode } from '@modelcontextprotocol/server';
 import { TaskCancelledError, TimeoutStrategy, timeout } from 'cockatiel';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { errorPayload, newErrorId, ToolError } from './errors.js';
 import { type ExposureSettings, exposureOf, visibleTo } from './exposure.js';
 import { type AnyTool, describeTool, type ToolDescriptor } from './tool.js';
@@ -46,7 +46,11 @@ export class ToolPipeline<Deps> {
   constructor(private readonly options: PipelineOptions<Deps>) {
     for (const tool of options.tools) {
       if (this.registry.has(tool.name)) throw new Error(`tool ${tool.name} is defined twice`);
-      this.registry.set(tool.name, { tool, descriptor: describeTool(tool), exposed: exposureOf(tool, options.exposure) });
+      this.registry.set(tool.name, {
+        tool,
+        descriptor: describeTool(tool),
+        exposed: exposureOf(tool, options.exposure),
+      });
     }
   }
 
@@ -67,7 +71,8 @@ export class ToolPipeline<Deps> {
   /** Every scope any offered tool needs: what a 401 challenge advertises. */
   scopesSupported(): string[] {
     const scopes = new Set<string>();
-    for (const entry of this.registry.values()) if (entry.exposed.exposed) for (const s of entry.tool.scopes) scopes.add(s);
+    for (const entry of this.registry.values())
+      if (entry.exposed.exposed) for (const s of entry.tool.scopes) scopes.add(s);
     return [...scopes].sort();
   }
 
@@ -121,7 +126,10 @@ export class ToolPipeline<Deps> {
     if (!entry.exposed.exposed) throw new ToolError('FORBIDDEN', entry.exposed.reason);
     const missing = missingScopes(principal, tool.scopes);
     if (missing.length > 0) {
-      throw new ToolError('FORBIDDEN', `Tool ${tool.name} needs the scope(s) ${missing.join(', ')}, which this caller lacks.`);
+      throw new ToolError(
+        'FORBIDDEN',
+        `Tool ${tool.name} needs the scope(s) ${missing.join(', ')}, which this caller lacks.`,
+      );
     }
     const parsed = tool.input.safeParse(args);
     if (!parsed.success) {
@@ -140,16 +148,25 @@ export class ToolPipeline<Deps> {
     // Aggressive: the caller gets TIMEOUT at the deadline even if the handler is slow to notice the abort.
     const deadline = timeout(this.options.toolTimeoutMs, TimeoutStrategy.Aggressive);
     const parent = AbortSignal.any([requestSignal, this.options.shutdownSignal]);
-    const output = await deadline.execute(
-      ({ signal }) =>
-        tool.handler(parsed.data, {
+    let timedOut = false;
+    deadline.onTimeout(() => {
+      timedOut = true;
+    });
+    let output: unknown;
+    try {
+      output = await deadline.execute(({ signal }) => {
+        return tool.handler(parsed.data, {
           principal,
           signal,
           log: this.options.logger.child({ tool: tool.name }),
           deps: this.options.deps,
-        }),
-      parent,
-    );
+        });
+      }, parent);
+    } catch (error) {
+      // A handler that rejects with its abort reason can win the race against the timeout policy's own error.
+      if (!(error instanceof ToolError) && (timedOut || parent.aborted)) throw new TaskCancelledError();
+      throw error;
+    }
     const structured = tool.output.parse(output) as Record<string, unknown>;
     return { content: [{ type: 'text', text: JSON.stringify(structured) }], structuredContent: structured };
   }
@@ -165,7 +182,9 @@ export class ToolPipeline<Deps> {
     if (error instanceof TaskCancelledError) {
       if (requestSignal.aborted) return new ToolError('TIMEOUT', 'The request was cancelled by the client.');
       if (this.options.shutdownSignal.aborted) {
-        return new ToolError('UNAVAILABLE', 'The server is shutting down; retry on another replica.', { retryAfterMs: 1000 });
+        return new ToolError('UNAVAILABLE', 'The server is shutting down; retry on another replica.', {
+          retryAfterMs: 1000,
+        });
       }
       return new ToolError(
         'TIMEOUT',
@@ -173,7 +192,9 @@ export class ToolPipeline<Deps> {
       );
     }
     if (isBrokenCircuit(error)) {
-      return new ToolError('UNAVAILABLE', 'A backend of this server is unavailable; retry later.', { retryAfterMs: 5000 });
+      return new ToolError('UNAVAILABLE', 'A backend of this server is unavailable; retry later.', {
+        retryAfterMs: 5000,
+      });
     }
     if (error instanceof RateLimitStoreUnavailableError) {
       return new ToolError('UNAVAILABLE', 'Rate limiting is unavailable; retry later.', { retryAfterMs: 1000 });

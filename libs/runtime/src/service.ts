@@ -125,7 +125,8 @@ export async function startService<Shape extends z.ZodRawShape, Deps>(
     resources: definition.resources ?? [],
     prompts: definition.prompts ?? [],
   };
-  const buildServer = (principal: Principal) => buildMcpServer(surface, pipeline, principal, { deps: parts.deps, log: logger });
+  const buildServer = (principal: Principal) =>
+    buildMcpServer(surface, pipeline, principal, { deps: parts.deps, log: logger });
 
   const dependencies: DependencyCheck[] = [...parts.dependencies];
   if (redis) {
@@ -203,7 +204,10 @@ export async function startService<Shape extends z.ZodRawShape, Deps>(
   const mcpPort = (mcpServer.address() as AddressInfo).port;
   const adminPort = (adminServer.address() as AddressInfo).port;
   const host = config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST;
-  logger.info({ port: mcpPort, adminPort, authMode: config.AUTH_MODE, readOnly: config.READ_ONLY }, 'serving MCP over HTTP');
+  logger.info(
+    { port: mcpPort, adminPort, authMode: config.AUTH_MODE, readOnly: config.READ_ONLY },
+    'serving MCP over HTTP',
+  );
   void checkReadiness();
 
   let stopping: Promise<void> | undefined;
@@ -214,7 +218,10 @@ export async function startService<Shape extends z.ZodRawShape, Deps>(
       await sleep(config.SHUTDOWN_DELAY_MS);
       const closed = new Promise<void>((resolve) => mcpServer.close(() => resolve()));
       mcpServer.closeIdleConnections();
-      const drained = await Promise.race([inflight.idle().then(() => true), sleep(config.SHUTDOWN_TIMEOUT_MS).then(() => false)]);
+      const drained = await Promise.race([
+        inflight.idle().then(() => true),
+        sleep(config.SHUTDOWN_TIMEOUT_MS).then(() => false),
+      ]);
       if (!drained) {
         logger.warn({ inflight: inflight.count }, 'drain timeout reached: aborting in-flight calls');
         shutdownController.abort();

@@ -1,6 +1,12 @@
 import { hasScopes, type Principal } from '@flotilla/auth';
 import type { Logger } from '@flotilla/telemetry';
-import { McpServer, ProtocolError, ProtocolErrorCode, ResourceNotFoundError, ResourceTemplate } from '@modelcontextprotocol/server';
+import {
+  McpServer,
+  ProtocolError,
+  ProtocolErrorCode,
+  ResourceNotFoundError,
+  ResourceTemplate,
+} from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { ToolError } from './errors.js';
 import type { ToolPipeline } from './pipeline.js';
@@ -85,9 +91,14 @@ export function buildMcpServer<Deps>(
       { title: resource.title, description: resource.description, mimeType: resource.mimeType },
       async (uri, variables, extra) => {
         const flat = Object.fromEntries(
-          Object.entries(variables).map(([key, value]) => [key, Array.isArray(value) ? value.join('/') : String(value)]),
+          Object.entries(variables).map(([key, value]) => [
+            key,
+            Array.isArray(value) ? value.join('/') : String(value),
+          ]),
         );
-        const text = await asProtocolError(uri.href, () => resource.read(uri, flat, surfaceContext(extra.mcpReq.signal)));
+        const text = await asProtocolError(uri.href, () =>
+          resource.read(uri, flat, surfaceContext(extra.mcpReq.signal)),
+        );
         return { contents: [{ uri: uri.href, mimeType: resource.mimeType, text }] };
       },
     );

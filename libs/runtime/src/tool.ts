@@ -22,7 +22,11 @@ export interface ToolContext<Deps> {
  * Authentication, scopes, validation, limits, timeouts, metrics and error mapping are applied
  * around `handler` by the runtime, never inside it.
  */
-export interface ToolDefinition<Deps, Input extends z.ZodObject = z.ZodObject, Output extends z.ZodObject = z.ZodObject> {
+export interface ToolDefinition<
+  Deps,
+  Input extends z.ZodObject = z.ZodObject,
+  Output extends z.ZodObject = z.ZodObject,
+> {
   name: string;
   title: string;
   description: string;
@@ -60,7 +64,9 @@ export interface ToolDescriptor {
 export function describeTool<Deps>(tool: AnyTool<Deps>): ToolDescriptor {
   const inputSchema = z.toJSONSchema(tool.input, { io: 'input', target: 'draft-2020-12' }) as JsonObjectSchema;
   if (inputSchema.additionalProperties !== false) {
-    throw new Error(`tool ${tool.name}: its input schema must be strict (z.strictObject), so unknown properties are refused`);
+    throw new Error(
+      `tool ${tool.name}: its input schema must be strict (z.strictObject), so unknown properties are refused`,
+    );
   }
   const outputSchema = z.toJSONSchema(tool.output, { io: 'output', target: 'draft-2020-12' }) as JsonObjectSchema;
   return {

@@ -76,7 +76,12 @@ export class Catalog {
     }));
   }
 
-  async describeTable(principal: Principal, signal: AbortSignal, schema: string, table: string): Promise<TableDescription> {
+  async describeTable(
+    principal: Principal,
+    signal: AbortSignal,
+    schema: string,
+    table: string,
+  ): Promise<TableDescription> {
     assertSchemaAllowed(schema, this.allowedSchemas);
     return this.querier.read(principal, signal, async (session) => {
       const [relation] = await session.query<{ oid: number; relkind: string; comment: string | null }>(
@@ -87,7 +92,10 @@ export class Catalog {
         [schema, table],
       );
       if (!relation) {
-        throw new ToolError('NOT_FOUND', `Table ${schema}.${table} does not exist or is not readable; call list_tables to see what is.`);
+        throw new ToolError(
+          'NOT_FOUND',
+          `Table ${schema}.${table} does not exist or is not readable; call list_tables to see what is.`,
+        );
       }
       const columns = await session.query<TableDescription['columns'][number]>(
         `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, NOT a.attnotnull AS nullable,

@@ -43,7 +43,9 @@ export async function setupDatabase(kit: ServiceKit<DatabaseConfig>): Promise<Se
     application_name: 'flotilla-database',
   });
   // An idle client losing its connection must not crash the process; the next checkout reconnects.
-  pool.on('error', (error) => logger.warn({ err: { code: (error as { code?: string }).code } }, 'idle postgres client failed'));
+  pool.on('error', (error) =>
+    logger.warn({ err: { code: (error as { code?: string }).code } }, 'idle postgres client failed'),
+  );
   const policy = createDependencyPolicy({
     name: 'postgres',
     isTransient: isTransientPgError,

@@ -129,10 +129,16 @@ export async function checkReadOnlyStatement(sql: string): Promise<GuardVerdict>
     result = await parse(sql);
   } catch (error) {
     if (hasSqlDetails(error) && error.sqlDetails) {
-      return refuse(`SQL syntax error at position ${error.sqlDetails.cursorPosition}: ${clip(error.message)}`, 'invalid');
+      return refuse(
+        `SQL syntax error at position ${error.sqlDetails.cursorPosition}: ${clip(error.message)}`,
+        'invalid',
+      );
     }
     // Fail closed: anything the parser cannot handle is not known to be a read.
-    return refuse(`The query could not be parsed: ${clip(error instanceof Error ? error.message : String(error))}`, 'invalid');
+    return refuse(
+      `The query could not be parsed: ${clip(error instanceof Error ? error.message : String(error))}`,
+      'invalid',
+    );
   }
 
   const statements = result.stmts ?? [];

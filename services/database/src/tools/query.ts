@@ -20,7 +20,13 @@ export const query = databaseTool({
   input: z.strictObject({
     sql: z.string().min(1).max(100_000).describe('One PostgreSQL SELECT statement. Use $1, $2, … for values.'),
     params: sqlParams,
-    maxRows: z.number().int().min(1).max(10_000).optional().describe('Row cap (default 100; the server caps it at DB_MAX_ROWS).'),
+    maxRows: z
+      .number()
+      .int()
+      .min(1)
+      .max(10_000)
+      .optional()
+      .describe('Row cap (default 100; the server caps it at DB_MAX_ROWS).'),
   }),
   output: z.object({
     columns: z.array(z.object({ name: z.string(), type: z.string() })),

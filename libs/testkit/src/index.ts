@@ -1,0 +1,5 @@
+export { type ApiKeyEntry, mintApiKey, writeApiKeysFile } from './api-keys.js';
+export { type MintClaims, startTestIssuer, type TestIssuer } from './issuer.js';
+export { type ConnectOptions, connectMcpClient } from './mcp-client.js';
+export { type PostgresInstance, type StartPostgresOptions, startPostgres } from './postgres.js';
+export { type RedisInstance, startRedis } from './redis.js';

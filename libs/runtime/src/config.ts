@@ -106,6 +106,15 @@ export function loadConfig<Shape extends z.ZodRawShape>(
   const config = parsed.data as RuntimeConfig & z.output<z.ZodObject<Shape>>;
   config.transport = options.transport;
   config.PUBLIC_URL ??= `http://${isLoopback(config.HOST) ? '127.0.0.1' : 'localhost'}:${config.PORT}/mcp`;
+  if (config.ALLOWED_ORIGINS.length === 0) {
+    // Browsers send Origin on same-origin POSTs too: the server's own origin is always allowed.
+    const publicUrl = new URL(config.PUBLIC_URL);
+    config.ALLOWED_ORIGINS = [publicUrl.origin];
+    if (isLoopback(publicUrl.hostname) || publicUrl.hostname === 'localhost') {
+      const port = publicUrl.port ? `:${publicUrl.port}` : '';
+      config.ALLOWED_ORIGINS.push(`http://localhost${port}`, `http://127.0.0.1${port}`, `http://[::1]${port}`);
+    }
+  }
   if (config.ALLOWED_HOSTS.length === 0) {
     config.ALLOWED_HOSTS = [new URL(config.PUBLIC_URL).hostname, 'localhost', '127.0.0.1', '[::1]'];
   }

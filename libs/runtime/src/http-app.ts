@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import {
   type Authenticator,
   bearerChallenge,
@@ -9,7 +10,7 @@ import { type RateLimiter, RateLimitStoreUnavailableError } from '@flotilla/resi
 import type { FleetMetrics, Logger } from '@flotilla/telemetry';
 import { hostHeaderValidation } from '@modelcontextprotocol/express';
 import { toNodeHandler } from '@modelcontextprotocol/node';
-import { createMcpHandler, type McpServer, SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/server';
+import { createMcpHandler, type McpServer } from '@modelcontextprotocol/server';
 import { BulkheadRejectedError, bulkhead } from 'cockatiel';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { RuntimeConfig } from './config.js';
@@ -26,6 +27,9 @@ export interface HttpAppOptions<Deps> {
   metrics: FleetMetrics;
   inflight: InflightTracker;
 }
+
+/** Per-HTTP-request context the pipeline reads: today only the signal that fires when the client goes away. */
+export const requestScope = new AsyncLocalStorage<{ signal: AbortSignal }>();
 
 /** Counts requests in progress so shutdown can wait for them to finish. */
 export class InflightTracker {
@@ -53,8 +57,9 @@ function jsonRpcError(res: Response, status: number, code: number, message: stri
 }
 
 /**
- * The public MCP endpoint. Order matters: cheap refusals (Host, Origin, protocol version, size)
- * come before authentication, and authentication before anything that spends a shared budget.
+ * The public MCP endpoint. Order matters: cheap refusals (Host, Origin, size) come before
+ * authentication, and authentication before anything that spends a shared budget. The SDK's handler
+ * validates MCP-Protocol-Version (400) for both protocol eras.
  */
 export function createHttpApp<Deps>(options: HttpAppOptions<Deps>) {
   const { config, metrics, pipeline, logger } = options;
@@ -98,20 +103,6 @@ export function createHttpApp<Deps>(options: HttpAppOptions<Deps>) {
   );
   const mcp = toNodeHandler(handler);
   const limiter = bulkhead(config.MAX_INFLIGHT, 0);
-
-  const checkProtocolVersion = (req: Request, res: Response, next: NextFunction) => {
-    const version = req.headers['mcp-protocol-version'];
-    if (typeof version === 'string' && !SUPPORTED_PROTOCOL_VERSIONS.includes(version)) {
-      jsonRpcError(
-        res,
-        400,
-        -32600,
-        `Unsupported MCP-Protocol-Version ${version}; supported: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')}`,
-      );
-      return;
-    }
-    next();
-  };
 
   const authenticate = async (req: AuthedRequest, res: Response, next: NextFunction) => {
     const apiKey = req.headers['x-api-key'];
@@ -213,8 +204,14 @@ export function createHttpApp<Deps>(options: HttpAppOptions<Deps>) {
         );
       }
     });
+    // The SDK's per-request instance does not see the HTTP connection drop, so the request's own
+    // abort signal travels to the pipeline through async context.
+    const disconnected = new AbortController();
+    res.on('close', () => {
+      if (!res.writableFinished) disconnected.abort(new Error('client disconnected'));
+    });
     try {
-      await limiter.execute(() => mcp(req, res, req.body));
+      await limiter.execute(() => requestScope.run({ signal: disconnected.signal }, () => mcp(req, res, req.body)));
     } catch (error) {
       if (error instanceof BulkheadRejectedError) {
         res.set('Retry-After', '1');
@@ -227,7 +224,6 @@ export function createHttpApp<Deps>(options: HttpAppOptions<Deps>) {
 
   app.all(
     '/mcp',
-    checkProtocolVersion,
     express.json({ limit: config.MAX_BODY_BYTES, type: () => true }),
     authenticate,
     limitPrincipal,

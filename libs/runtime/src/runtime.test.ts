@@ -264,6 +264,20 @@ describe('the tool pipeline', () => {
     await client.close();
   });
 
+  it('aborts the handler when a 2026-era client cancels the call (the HTTP request is closed)', async () => {
+    const own = { notes: [], aborted: { count: 0 } };
+    const patient = await start({ TOOL_TIMEOUT_MS: '60000' }, own);
+    const client = await connectMcpClient(patient.mcpUrl, { token: readerKey.key, era: 'modern' });
+    const controller = new AbortController();
+    const started = Date.now();
+    const call = client.callTool({ name: 'slow', arguments: { ms: 20_000 } }, { signal: controller.signal });
+    setTimeout(() => controller.abort('the user clicked stop'), 200);
+    await expect(call).rejects.toThrow();
+    await expect.poll(() => own.aborted.count).toBe(1);
+    expect(Date.now() - started).toBeLessThan(5000);
+    await client.close();
+  });
+
   it('maps an unexpected failure to INTERNAL without leaking its message, and logs it under the errorId', async () => {
     const client = await connectMcpClient(service.mcpUrl, { token: readerKey.key });
     const result = ErrorResult.parse(await client.callTool({ name: 'fail', arguments: { kind: 'crash' } }));

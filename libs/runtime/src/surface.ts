@@ -9,6 +9,7 @@ import {
 } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { ToolError } from './errors.js';
+import { requestScope } from './http-app.js';
 import type { ToolPipeline } from './pipeline.js';
 
 export interface SurfaceContext<Deps> {
@@ -70,7 +71,7 @@ export function buildMcpServer<Deps>(
       request.params.name,
       request.params.arguments,
       principal,
-      extra.mcpReq.signal,
+      withDisconnect(extra.mcpReq.signal),
       request.params._meta as Record<string, unknown> | undefined,
     ),
   );
@@ -134,4 +135,10 @@ async function asProtocolError<T>(subject: string, work: () => Promise<T>): Prom
     }
     throw new ProtocolError(ProtocolErrorCode.InternalError, 'internal error');
   }
+}
+
+/** Cancellation reaches a call either as an MCP cancel notification or as the HTTP client disconnecting. */
+function withDisconnect(signal: AbortSignal): AbortSignal {
+  const disconnected = requestScope.getStore()?.signal;
+  return disconnected ? AbortSignal.any([signal, disconnected]) : signal;
 }

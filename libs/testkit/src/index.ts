@@ -3,3 +3,4 @@ export { type MintClaims, startTestIssuer, type TestIssuer } from './issuer.js';
 export { type ConnectOptions, connectMcpClient } from './mcp-client.js';
 export { type PostgresInstance, type StartPostgresOptions, startPostgres } from './postgres.js';
 export { type RedisInstance, startRedis } from './redis.js';
+export { runSqlFile } from './sql-file.js';

@@ -129,7 +129,11 @@ describe('checkReadOnlyStatement', () => {
   it('survives a very deeply nested expression without overflowing the stack', async () => {
     const depth = 500;
     const verdict = await checkReadOnlyStatement(`SELECT ${'('.repeat(depth)}nextval('s')${')'.repeat(depth)}`);
-    expect(verdict).toEqual({ ok: false, reason: 'Function nextval is not allowed in queries.' });
+    expect(verdict).toEqual({
+      ok: false,
+      kind: 'not_read_only',
+      reason: 'Function nextval is not allowed in queries.',
+    });
   });
 });
 

@@ -1,0 +1,72 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { freePort } from './net.js';
+
+export interface ServiceProcess {
+  readonly mcpUrl: string;
+  readonly adminUrl: string;
+  readonly child: ChildProcess;
+  /** Resolves with the exit code and signal once the process has ended. */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Everything the process wrote to stderr so far (its JSON log lines). */
+  stderr(): string;
+  /** SIGTERM, then SIGKILL if it is still running after `graceMs`. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+/**
+ * Starts a built service (`node dist/main.js`) as its own process on free ports, the way it runs in
+ * production, and resolves once its /readyz answers 200.
+ */
+export async function spawnService(main: string, env: Record<string, string>, timeoutMs = 20_000): Promise<ServiceProcess> {
+  const [port, adminPort] = [await freePort(), await freePort()];
+  const child = spawn(process.execPath, [main], {
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      ADMIN_PORT: String(adminPort),
+      ...env,
+    },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr?.on('data', (chunk) => {
+    stderr += String(chunk);
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  const adminUrl = `http://127.0.0.1:${adminPort}`;
+  const deadline = Date.now() + timeoutMs;
+  let ended = false;
+  void exited.then(() => {
+    ended = true;
+  });
+  while (true) {
+    if (ended) throw new Error(`${main} exited before it was ready:\n${stderr.slice(-2000)}`);
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`${main} was not ready within ${timeoutMs} ms:\n${stderr.slice(-2000)}`);
+    }
+    const status = await fetch(`${adminUrl}/readyz`).then(
+      (response) => response.status,
+      () => 0,
+    );
+    if (status === 200) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return {
+    mcpUrl: `http://127.0.0.1:${port}/mcp`,
+    adminUrl,
+    child,
+    exited,
+    stderr: () => stderr,
+    async stop(graceMs = 10_000) {
+      if (ended) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}

@@ -1,10 +1,5 @@
-import { defineConfig } from 'vitest/config';
+import { defineConfig, mergeConfig } from 'vitest/config';
+import { sharedTestConfig } from '../../vitest.shared.js';
 
-export default defineConfig({
-  test: {
-    include: ['src/**/*.test.ts'],
-    // Real servers: the first start of a file also pays for initdb and runtime detection.
-    testTimeout: 60_000,
-    hookTimeout: 60_000,
-  },
-});
+// Real servers: the first start of a file also pays for initdb and runtime detection.
+export default mergeConfig(sharedTestConfig, defineConfig({ test: { testTimeout: 60_000 } }));

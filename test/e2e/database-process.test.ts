@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
+import { connectMcpClient, type PostgresInstance, spawnService, startPostgres } from '@flotilla/testkit';
 import { Client } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
-import { connectMcpClient, type PostgresInstance, spawnService, startPostgres } from '@flotilla/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const databaseMain = fileURLToPath(new URL('../../services/database/dist/main.js', import.meta.url));
@@ -29,7 +29,10 @@ describe('the database server as a process', () => {
     });
     const client = new Client({ name: 'stdio-test', version: '1.0.0' });
     await client.connect(transport);
-    const result = await client.callTool({ name: 'query', arguments: { sql: 'SELECT $1::int + 1 AS answer', params: [41] } });
+    const result = await client.callTool({
+      name: 'query',
+      arguments: { sql: 'SELECT $1::int + 1 AS answer', params: [41] },
+    });
     expect(result.structuredContent).toMatchObject({ rows: [{ answer: 42 }], rowCount: 1 });
     await client.close();
     expect(stderr).toContain('"msg":"serving MCP over stdio"');

@@ -3,5 +3,5 @@ export { type MintClaims, startTestIssuer, type TestIssuer } from './issuer.js';
 export { type ConnectOptions, connectMcpClient } from './mcp-client.js';
 export { type PostgresInstance, type StartPostgresOptions, startPostgres } from './postgres.js';
 export { type RedisInstance, startRedis } from './redis.js';
-export { runSqlFile } from './sql-file.js';
 export { type ServiceProcess, spawnService } from './service-process.js';
+export { runSqlFile } from './sql-file.js';

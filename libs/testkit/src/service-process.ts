@@ -17,15 +17,20 @@ export interface ServiceProcess {
  * Starts a built service (`node dist/main.js`) as its own process on free ports, the way it runs in
  * production, and resolves once its /readyz answers 200.
  */
-export async function spawnService(main: string, env: Record<string, string>, timeoutMs = 20_000): Promise<ServiceProcess> {
-  const [port, adminPort] = [await freePort(), await freePort()];
+export async function spawnService(
+  main: string,
+  env: Record<string, string>,
+  timeoutMs = 20_000,
+): Promise<ServiceProcess> {
+  const port = env.PORT ? Number(env.PORT) : await freePort();
+  const adminPort = env.ADMIN_PORT ? Number(env.ADMIN_PORT) : await freePort();
   const child = spawn(process.execPath, [main], {
     env: {
       PATH: process.env.PATH ?? '',
       HOST: '127.0.0.1',
+      ...env,
       PORT: String(port),
       ADMIN_PORT: String(adminPort),
-      ...env,
     },
     stdio: ['ignore', 'ignore', 'pipe'],
   });

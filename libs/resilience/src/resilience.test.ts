@@ -1,0 +1,112 @@
+import { describe, expect, it } from 'vitest';
+import { createDependencyPolicy, isBrokenCircuit } from './dependency-policy.js';
+import { checkDependencies } from './health.js';
+import { createRateLimiter } from './rate-limit.js';
+
+class Transient extends Error {}
+
+describe('dependency policy', () => {
+  const options = { name: 'db', isTransient: (error: unknown) => error instanceof Transient };
+
+  it('retries a transient failure and then succeeds', async () => {
+    const policy = createDependencyPolicy(options);
+    let attempts = 0;
+    const value = await policy.execute(async () => {
+      attempts += 1;
+      if (attempts < 3) throw new Transient('reset');
+      return 'ok';
+    });
+    expect(value).toBe('ok');
+    expect(attempts).toBe(3);
+  });
+
+  it('never retries a permanent failure', async () => {
+    const policy = createDependencyPolicy(options);
+    let attempts = 0;
+    await expect(
+      policy.execute(async () => {
+        attempts += 1;
+        throw new Error('syntax error');
+      }),
+    ).rejects.toThrow('syntax error');
+    expect(attempts).toBe(1);
+  });
+
+  it('opens the circuit after consecutive transient failures, fails fast, and recovers', async () => {
+    const changes: boolean[] = [];
+    const policy = createDependencyPolicy({
+      ...options,
+      maxAttempts: 1,
+      consecutiveFailures: 2,
+      halfOpenAfterMs: 100,
+      onCircuitChange: (open) => changes.push(open),
+    });
+    const failing = () => policy.execute(async () => Promise.reject(new Transient('down')));
+    await expect(failing()).rejects.toThrow('down');
+    await expect(failing()).rejects.toThrow('down');
+    let calls = 0;
+    const rejection = await policy
+      .execute(async () => {
+        calls += 1;
+        return 'never';
+      })
+      .catch((error: unknown) => error);
+    expect(isBrokenCircuit(rejection)).toBe(true);
+    expect(calls).toBe(0);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(await policy.execute(async () => 'back')).toBe('back');
+    expect(changes).toEqual([true, false]);
+  });
+});
+
+describe('health', () => {
+  it('is ready while every required dependency answers, and reports optional ones', async () => {
+    const statuses: [string, boolean][] = [];
+    const report = await checkDependencies(
+      [
+        { name: 'postgres', required: true, check: async () => {} },
+        {
+          name: 'redis',
+          required: false,
+          check: async () => Promise.reject(Object.assign(new Error('x'), { code: 'ECONNREFUSED' })),
+        },
+      ],
+      500,
+      (name, up) => statuses.push([name, up]),
+    );
+    expect(report).toEqual({
+      ready: true,
+      dependencies: {
+        postgres: { status: 'up', required: true },
+        redis: { status: 'down', required: false, error: 'ECONNREFUSED' },
+      },
+    });
+    expect(statuses).toContainEqual(['redis', false]);
+  });
+
+  it('is unready when a required dependency hangs past the timeout', async () => {
+    const report = await checkDependencies(
+      [
+        {
+          name: 'postgres',
+          required: true,
+          check: (signal) => new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason))),
+        },
+      ],
+      50,
+    );
+    expect(report.ready).toBe(false);
+  });
+});
+
+describe('in-memory rate limiter (no REDIS_URL)', () => {
+  it('allows the budget and then says how long to wait', async () => {
+    const limiter = createRateLimiter({ pointsPerMinute: 2, keyPrefix: 'test', failMode: 'open' });
+    expect((await limiter.consume('a')).allowed).toBe(true);
+    expect((await limiter.consume('a')).allowed).toBe(true);
+    const third = await limiter.consume('a');
+    expect(third.allowed).toBe(false);
+    expect(third.retryAfterMs).toBeGreaterThan(50_000);
+    expect((await limiter.consume('b')).allowed).toBe(true);
+  });
+});

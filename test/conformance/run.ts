@@ -17,14 +17,13 @@
  * Plain Node (>= 22.6 strips the types; the pinned Node 24 does) and vitest both load this file, so it uses
  * only erasable TypeScript syntax and imports no other local .ts file.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startPostgres } from '@flotilla/testkit';
+import { spawnService, startPostgres } from '@flotilla/testkit';
 
 /**
  * Scenarios that cannot apply to the database server, and why. The database server declares only the
@@ -86,7 +85,6 @@ const READY_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 15_000;
 const LIST_TIMEOUT_MS = 30_000;
 const SCENARIO_TIMEOUT_MS = 60_000;
-const PORT_ATTEMPTS = 3;
 const OUTPUT_TAIL_CHARS = 4_000;
 
 export type CheckStatus = 'SUCCESS' | 'FAILURE' | 'WARNING' | 'SKIPPED' | 'INFO';
@@ -276,114 +274,6 @@ async function runScenario(cli: Cli, serverUrl: string, scenario: string, result
   return judge(JSON.parse(readFileSync(checksFile, 'utf8')) as ConformanceCheck[], run.code);
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen({ port: 0, host: '127.0.0.1', exclusive: true }, () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => (port ? resolve(port) : reject(new Error('could not determine a free port'))));
-    });
-  });
-}
-
-interface DatabaseServer {
-  mcpUrl: string;
-  output(): string;
-  /** SIGTERM, then SIGKILL after STOP_TIMEOUT_MS; resolves with the exit description. */
-  stop(): Promise<string>;
-}
-
-function describeExit(code: number | null, signal: NodeJS.Signals | null): string {
-  return signal ? `killed by ${signal}` : `exited with ${code}`;
-}
-
-async function startDatabaseServer(databaseUrl: string): Promise<DatabaseServer> {
-  if (!existsSync(SERVER_MAIN)) {
-    throw new Error(`${SERVER_MAIN} does not exist: build the database server first (npm run build)`);
-  }
-  for (let attempt = 1; ; attempt++) {
-    const [port, adminPort] = [await freePort(), await freePort()];
-    const child = spawn(process.execPath, [SERVER_MAIN], {
-      // A clean environment: nothing from the caller's (ALLOWED_ORIGINS, REDIS_URL, OTEL_*, …) changes what is tested.
-      env: {
-        PATH: process.env.PATH,
-        HOME: process.env.HOME,
-        TMPDIR: process.env.TMPDIR,
-        AUTH_MODE: 'none',
-        HOST: '127.0.0.1',
-        PORT: String(port),
-        ADMIN_PORT: String(adminPort),
-        DATABASE_URL: databaseUrl,
-        SHUTDOWN_DELAY_MS: '0',
-        LOG_LEVEL: 'warn',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const server = watchServer(child, `http://127.0.0.1:${port}/mcp`);
-    try {
-      await waitUntilReady(child, `http://127.0.0.1:${adminPort}/readyz`, server.output);
-      return server;
-    } catch (error) {
-      await server.stop();
-      // The ports were free when probed; another process may have taken one since.
-      if (attempt < PORT_ATTEMPTS && server.output().includes('EADDRINUSE')) continue;
-      throw error;
-    }
-  }
-}
-
-function watchServer(child: ChildProcess, mcpUrl: string): DatabaseServer {
-  let output = '';
-  const collect = (chunk: Buffer) => {
-    output = (output + chunk.toString('utf8')).slice(-OUTPUT_TAIL_CHARS);
-  };
-  child.stdout?.on('data', collect);
-  child.stderr?.on('data', collect);
-  const exited = new Promise<string>((resolve) => {
-    child.once('exit', (code, signal) => resolve(describeExit(code, signal)));
-  });
-  // If this process dies first, the server must not outlive it.
-  const killOnExit = () => child.kill('SIGKILL');
-  process.once('exit', killOnExit);
-  return {
-    mcpUrl,
-    output: () => output,
-    stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
-        await exited;
-        clearTimeout(timer);
-      }
-      process.removeListener('exit', killOnExit);
-      return exited;
-    },
-  };
-}
-
-async function waitUntilReady(child: ChildProcess, readyUrl: string, output: () => string): Promise<void> {
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(
-        `the database server ${describeExit(child.exitCode, child.signalCode)} before it was ready:\n${output()}`,
-      );
-    }
-    try {
-      const response = await fetch(readyUrl, { signal: AbortSignal.timeout(1_000) });
-      await response.body?.cancel();
-      if (response.status === 200) return;
-    } catch {
-      // Not listening yet.
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`${readyUrl} did not answer 200 within ${READY_TIMEOUT_MS} ms:\n${output()}`);
-}
-
 /** Starts PostgreSQL and the database server, runs the suite, and tears both down. */
 export async function runConformance(options: RunOptions = {}): Promise<ConformanceReport> {
   const log = options.log ?? ((line: string) => console.log(line));
@@ -408,7 +298,15 @@ export async function runConformance(options: RunOptions = {}): Promise<Conforma
     let serverUrl = '';
     let serverExit = '';
     try {
-      const server = await startDatabaseServer(postgres.url);
+      if (!existsSync(SERVER_MAIN)) {
+        throw new Error(`${SERVER_MAIN} does not exist: build the database server first (npm run build)`);
+      }
+      // Nothing from the caller's environment (ALLOWED_ORIGINS, REDIS_URL, OTEL_*, …) changes what is tested.
+      const server = await spawnService(
+        SERVER_MAIN,
+        { AUTH_MODE: 'none', DATABASE_URL: postgres.url, SHUTDOWN_DELAY_MS: '0', LOG_LEVEL: 'warn' },
+        READY_TIMEOUT_MS,
+      );
       serverUrl = server.mcpUrl;
       log(`database server at ${serverUrl}`);
       try {
@@ -430,8 +328,10 @@ export async function runConformance(options: RunOptions = {}): Promise<Conforma
           });
         }
       } finally {
-        serverExit = await server.stop();
-        if (serverExit !== 'exited with 0') serverExit += `:\n${server.output()}`;
+        await server.stop(STOP_TIMEOUT_MS);
+        const { code, signal } = await server.exited;
+        serverExit = signal ? `killed by ${signal}` : `exited with ${code}`;
+        if (serverExit !== 'exited with 0') serverExit += `:\n${tail(server.stderr())}`;
       }
     } finally {
       await postgres.destroy();

@@ -14,4 +14,4 @@ export {
   type ResourceMetadataOptions,
   resourceMetadataUrl,
 } from './metadata.js';
-export { FLEET_SCOPES, hasScopes, missingScopes, type Principal } from './principal.js';
+export { hasScopes, missingScopes, type Principal } from './principal.js';

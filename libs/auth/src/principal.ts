@@ -7,18 +7,6 @@ export interface Principal {
   method: 'oauth' | 'api-key' | 'none';
 }
 
-/** Every scope the fleet knows (SPEC §4). Each tool declares the ones it needs. */
-export const FLEET_SCOPES = [
-  'db:read',
-  'db:write',
-  'files:read',
-  'files:write',
-  'files:delete',
-  'notify:read',
-  'notify:send',
-  'notify:broadcast',
-] as const;
-
 export function hasScopes(principal: Principal, required: readonly string[]): boolean {
   return required.every((scope) => principal.scopes.includes(scope));
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 
 /** The error vocabulary every Flotilla tool speaks (SPEC §2). */
-export const ERROR_CODES = [
+const ERROR_CODES = [
   'INVALID_ARGUMENT',
   'NOT_FOUND',
   'CONFLICT',

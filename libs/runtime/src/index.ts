@@ -1,5 +1,5 @@
-export { ConfigError, env, isLoopback, loadConfig, type RuntimeConfig, runtimeEnvironment } from './config.js';
-export { ERROR_CODES, type ErrorCode, ToolError, type ToolErrorPayload } from './errors.js';
+export { ConfigError, env, type RuntimeConfig } from './config.js';
+export { type ErrorCode, ToolError, type ToolErrorPayload } from './errors.js';
 export {
   type RunningService,
   runService,
@@ -12,7 +12,6 @@ export {
 export type { PromptDefinition, ResourceTemplateDefinition, SurfaceContext } from './surface.js';
 export {
   type AnyTool,
-  describeTool,
   type ToolAnnotations,
   type ToolContext,
   type ToolDefinition,

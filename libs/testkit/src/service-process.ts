@@ -38,8 +38,14 @@ export async function spawnService(
   child.stderr?.on('data', (chunk) => {
     stderr += String(chunk);
   });
+  // If the test process dies first, the service must not outlive it.
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
+    child.once('exit', (code, signal) => {
+      process.removeListener('exit', killOnExit);
+      resolve({ code, signal });
+    }),
   );
   const adminUrl = `http://127.0.0.1:${adminPort}`;
   const deadline = Date.now() + timeoutMs;

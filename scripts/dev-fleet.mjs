@@ -22,6 +22,7 @@ if (!databaseUrl) {
     database: postgres.database,
     schema: 'public',
     connection_limit: '20',
+    writable_tables: '',
   });
   databaseUrl = postgres.urlFor('flotilla_database', 'flotilla-dev-password');
 }

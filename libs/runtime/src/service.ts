@@ -46,6 +46,8 @@ export interface ServiceKit<Config> {
 export interface ServiceParts<Deps> {
   deps: Deps;
   dependencies: DependencyCheck[];
+  /** Tools this configuration cannot offer, with the reason a caller is given (name → reason). */
+  unavailableTools?: Readonly<Record<string, string>>;
   close(): Promise<void>;
 }
 
@@ -110,7 +112,7 @@ export async function startService<Shape extends z.ZodRawShape, Deps>(
   const pipeline = new ToolPipeline({
     tools: definition.tools,
     deps: parts.deps,
-    exposure: config,
+    exposure: { ...config, unavailable: parts.unavailableTools },
     toolTimeoutMs: config.TOOL_TIMEOUT_MS,
     toolLimiters,
     logger,

@@ -2,17 +2,24 @@
 --
 -- The server connects as this role and nothing else. It can log in, read the granted schema and
 -- nothing more: no superuser, no CREATE anywhere, no role management, no replication, and no
--- BYPASSRLS, so row-level security applies to it. Run once per schema, as a role with CREATEROLE:
+-- BYPASSRLS, so row-level security applies to it. With writable_tables (a comma list of `table` or
+-- `schema.table`, as in DB_WRITABLE_TABLES) it may also INSERT, UPDATE and DELETE those tables, and
+-- the flotilla.idempotency_keys table that makes retried writes safe is created. Run once per
+-- schema, as the schema's owner (or a superuser), with CREATEROLE:
 --
---   psql "$ADMIN_DATABASE_URL" -v role=flotilla_database -v password="$PASSWORD" \
---        -v database=app -v schema=public -v connection_limit=20 -f runtime-role.sql
+--   psql "$ADMIN_DATABASE_URL" -v ON_ERROR_STOP=1 -v role=flotilla_database -v password="$PASSWORD" \
+--        -v database=app -v schema=public -v connection_limit=20 -v writable_tables=orders,order_items \
+--        -f runtime-role.sql
 --
--- Running it again (for example for another schema) is safe: the role is created only once.
+-- Pass -v writable_tables= (empty) for a read-only server. Running it again (for another schema, or
+-- with more writable tables) is safe: the role, schema, table and policies are created only once.
 
 -- psql variables are not expanded inside a DO body, so they travel in as session settings.
 SELECT set_config('flotilla.role', :'role', false),
        set_config('flotilla.password', :'password', false),
-       set_config('flotilla.connection_limit', :'connection_limit', false);
+       set_config('flotilla.connection_limit', :'connection_limit', false),
+       set_config('flotilla.schema', :'schema', false),
+       set_config('flotilla.writable_tables', :'writable_tables', false);
 
 DO $$
 BEGIN
@@ -40,3 +47,66 @@ GRANT USAGE ON SCHEMA :"schema" TO :"role";
 GRANT SELECT ON ALL TABLES IN SCHEMA :"schema" TO :"role";
 -- Tables created later by the schema owner running this script are readable too.
 ALTER DEFAULT PRIVILEGES IN SCHEMA :"schema" GRANT SELECT ON TABLES TO :"role";
+
+-- PostgreSQL 15 and later already withhold CREATE on public from PUBLIC; older clusters do not, and
+-- every role inherits PUBLIC's grants, so this makes "no CREATE" hold on those too.
+REVOKE CREATE ON SCHEMA :"schema" FROM PUBLIC;
+
+-- Writable tables: row changes only (never TRUNCATE, REFERENCES or TRIGGER), plus the sequences
+-- behind their serial columns, and the idempotency records that structured writes keep.
+DO $$
+DECLARE
+  runtime_role text := current_setting('flotilla.role');
+  entry text;
+  writable regclass;
+  sequence_name text;
+BEGIN
+  FOREACH entry IN ARRAY coalesce(string_to_array(nullif(current_setting('flotilla.writable_tables'), ''), ','), '{}')
+  LOOP
+    entry := trim(entry);
+    IF position('.' IN entry) = 0 THEN
+      entry := format('%I.%I', current_setting('flotilla.schema'), entry);
+    END IF;
+    writable := to_regclass(entry);
+    IF writable IS NULL THEN
+      RAISE EXCEPTION 'writable table % does not exist', entry;
+    END IF;
+    EXECUTE format('GRANT INSERT, UPDATE, DELETE ON %s TO %I', writable, runtime_role);
+    FOR sequence_name IN
+      SELECT pg_get_serial_sequence(writable::text, a.attname)
+        FROM pg_attribute a
+       WHERE a.attrelid = writable AND a.attnum > 0 AND NOT a.attisdropped
+         AND pg_get_serial_sequence(writable::text, a.attname) IS NOT NULL
+    LOOP
+      EXECUTE format('GRANT USAGE ON SEQUENCE %s TO %I', sequence_name, runtime_role);
+    END LOOP;
+  END LOOP;
+
+  IF current_setting('flotilla.writable_tables') <> '' THEN
+    CREATE SCHEMA IF NOT EXISTS flotilla;
+    -- One row per (tenant, key), written in the same transaction as the change it records.
+    CREATE TABLE IF NOT EXISTS flotilla.idempotency_keys (
+      tenant text NOT NULL DEFAULT current_setting('flotilla.tenant', true),
+      key text NOT NULL,
+      fingerprint text NOT NULL,
+      result jsonb,
+      created_at timestamptz NOT NULL DEFAULT now(),
+      PRIMARY KEY (tenant, key)
+    );
+    COMMENT ON TABLE flotilla.idempotency_keys IS 'Results of structured writes by idempotencyKey, kept for 24 hours.';
+    -- Agent SQL could name this table, so a policy keeps each tenant to its own records; FORCE makes
+    -- it hold for the owner too. Expired records may be swept by any tenant.
+    ALTER TABLE flotilla.idempotency_keys ENABLE ROW LEVEL SECURITY;
+    ALTER TABLE flotilla.idempotency_keys FORCE ROW LEVEL SECURITY;
+    IF NOT EXISTS (SELECT 1 FROM pg_policies WHERE schemaname = 'flotilla' AND tablename = 'idempotency_keys'
+                                               AND policyname = 'own_tenant') THEN
+      CREATE POLICY own_tenant ON flotilla.idempotency_keys
+        USING (tenant = current_setting('flotilla.tenant', true))
+        WITH CHECK (tenant = current_setting('flotilla.tenant', true));
+      CREATE POLICY sweep_expired ON flotilla.idempotency_keys FOR DELETE
+        USING (created_at < now() - interval '24 hours');
+    END IF;
+    EXECUTE format('GRANT USAGE ON SCHEMA flotilla TO %I', runtime_role);
+    EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON flotilla.idempotency_keys TO %I', runtime_role);
+  END IF;
+END $$;

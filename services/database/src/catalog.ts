@@ -1,6 +1,7 @@
 import type { Principal } from '@flotilla/auth';
 import { ToolError } from '@flotilla/runtime';
 import { assertSchemaAllowed, type Querier } from './postgres/querier.js';
+import type { SchemaCache } from './schema-cache.js';
 
 export interface TableSummary {
   schema: string;
@@ -33,12 +34,14 @@ const KINDS: Record<string, TableSummary['kind']> = {
 
 /**
  * Schema discovery over pg_catalog, limited to DB_ALLOWED_SCHEMAS and to relations the server's
- * role may read, so the model is never shown a table a query would be refused on.
+ * role may read, so the model is never shown a table a query would be refused on. Table lists and
+ * descriptions go through the schema cache.
  */
 export class Catalog {
   constructor(
     private readonly querier: Querier,
     private readonly allowedSchemas: readonly string[],
+    private readonly cache: SchemaCache,
   ) {}
 
   listSchemas(principal: Principal, signal: AbortSignal) {
@@ -55,6 +58,22 @@ export class Catalog {
 
   async listTables(principal: Principal, signal: AbortSignal, schema?: string): Promise<TableSummary[]> {
     if (schema) assertSchemaAllowed(schema, this.allowedSchemas);
+    return this.cache.get(principal, `tables/${schema ?? '*'}`, () => this.readTables(principal, signal, schema));
+  }
+
+  async describeTable(
+    principal: Principal,
+    signal: AbortSignal,
+    schema: string,
+    table: string,
+  ): Promise<TableDescription> {
+    assertSchemaAllowed(schema, this.allowedSchemas);
+    return this.cache.get(principal, `table/${schema}/${table}`, () =>
+      this.readDescription(principal, signal, schema, table),
+    );
+  }
+
+  private async readTables(principal: Principal, signal: AbortSignal, schema?: string): Promise<TableSummary[]> {
     const rows = await this.querier.read(principal, signal, (session) =>
       session.query<{ schema: string; name: string; relkind: string; comment: string | null; estimated: string }>(
         `SELECT n.nspname AS schema, c.relname AS name, c.relkind, obj_description(c.oid, 'pg_class') AS comment,
@@ -76,13 +95,12 @@ export class Catalog {
     }));
   }
 
-  async describeTable(
+  private readDescription(
     principal: Principal,
     signal: AbortSignal,
     schema: string,
     table: string,
   ): Promise<TableDescription> {
-    assertSchemaAllowed(schema, this.allowedSchemas);
     return this.querier.read(principal, signal, async (session) => {
       const [relation] = await session.query<{ oid: number; relkind: string; comment: string | null }>(
         `SELECT c.oid::int AS oid, c.relkind, obj_description(c.oid, 'pg_class') AS comment

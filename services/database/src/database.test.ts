@@ -76,6 +76,7 @@ beforeAll(async () => {
     database: postgres.database,
     schema: 'public',
     connection_limit: '20',
+    writable_tables: '',
   });
   // Layer 3: the role is granted the schema, and an operator withholds what it must never read.
   await admin.query('REVOKE SELECT ON secrets FROM flotilla_reader');

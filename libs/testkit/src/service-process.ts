@@ -22,8 +22,9 @@ export async function spawnService(
   env: Record<string, string>,
   timeoutMs = 20_000,
 ): Promise<ServiceProcess> {
-  const port = env.PORT ? Number(env.PORT) : await freePort();
-  const adminPort = env.ADMIN_PORT ? Number(env.ADMIN_PORT) : await freePort();
+  // Port 0 would leave the chosen port unknown to this side, so it means "pick a free one" here too.
+  const port = Number(env.PORT) || (await freePort());
+  const adminPort = Number(env.ADMIN_PORT) || (await freePort());
   const child = spawn(process.execPath, [main], {
     env: {
       PATH: process.env.PATH ?? '',

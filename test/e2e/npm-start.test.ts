@@ -1,0 +1,67 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { connectMcpClient } from '@flotilla/testkit';
+import { describe, expect, it } from 'vitest';
+
+const devFleet = fileURLToPath(new URL('../../scripts/dev-fleet.mjs', import.meta.url));
+
+/** What `npm start` runs after building: the demo fleet with no external services. */
+describe('npm start', () => {
+  it('serves the demo database to an MCP client configured from what it prints, and stops cleanly', async () => {
+    const env: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' };
+    const fleet = spawn(process.execPath, [devFleet], {
+      env: { ...env, PORT: '0', ADMIN_PORT: '0' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    fleet.stdout.on('data', (chunk) => {
+      stdout += String(chunk);
+    });
+    fleet.stderr.on('data', (chunk) => {
+      stderr += String(chunk);
+    });
+    try {
+      const deadline = Date.now() + 45_000;
+      while (!stdout.includes('Press Ctrl-C') && fleet.exitCode === null && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(stdout, stderr).toContain('Press Ctrl-C');
+      const json = stdout.slice(stdout.indexOf('{'), stdout.lastIndexOf('}') + 1);
+      const server = JSON.parse(json).mcpServers['flotilla-database'] as {
+        url: string;
+        headers: { Authorization: string };
+      };
+      const client = await connectMcpClient(server.url, { headers: server.headers });
+      try {
+        const tables = (await client.callTool({ name: 'list_tables', arguments: {} })).structuredContent as {
+          tables: { name: string; comment: string }[];
+        };
+        expect(tables.tables.map((table) => table.name)).toEqual(['customers', 'order_items', 'orders', 'products']);
+        const result = (
+          await client.callTool({
+            name: 'query',
+            arguments: {
+              sql: 'SELECT c.country, count(*)::int AS orders FROM orders o JOIN customers c ON c.id = o.customer_id WHERE c.country = $1 GROUP BY c.country',
+              params: ['NL'],
+            },
+          })
+        ).structuredContent as { rows: { country: string; orders: number }[] };
+        expect(result.rows).toEqual([{ country: 'NL', orders: expect.any(Number) }]);
+        expect(result.rows[0]?.orders).toBeGreaterThan(0);
+        const placed = await client.callTool({
+          name: 'insert_rows',
+          arguments: { table: 'orders', rows: [{ customer_id: 1 }], idempotencyKey: 'demo-order-1' },
+        });
+        expect(placed.isError).toBeFalsy();
+      } finally {
+        await client.close();
+      }
+    } finally {
+      fleet.kill('SIGINT');
+      const [code] = await once(fleet, 'exit');
+      expect(code, stderr).toBe(0);
+    }
+  });
+});

@@ -1,0 +1,40 @@
+import { execFileSync } from 'node:child_process';
+import os from 'node:os';
+
+export interface Machine {
+  readonly os: string;
+  readonly kernel: string;
+  readonly cpuModel: string;
+  readonly cpuCount: number;
+  readonly totalMemoryGiB: number;
+  readonly node: string;
+  readonly postgres: string;
+  readonly toolbox: string;
+  /** The Flotilla commit measured, with `-dirty` when the work tree had uncommitted changes. */
+  readonly flotillaCommit: string;
+}
+
+export function describeMachine(versions: { postgres: string; toolbox: string }): Machine {
+  return {
+    os: `${os.type()} ${os.machine()} (${os.version()})`,
+    kernel: os.release(),
+    cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown',
+    cpuCount: os.cpus().length,
+    totalMemoryGiB: Math.round((os.totalmem() / 1024 ** 3) * 10) / 10,
+    node: process.version,
+    postgres: versions.postgres,
+    toolbox: versions.toolbox,
+    flotillaCommit: flotillaCommit(),
+  };
+}
+
+function flotillaCommit(): string {
+  const git = (...args: string[]) => execFileSync('git', args, { encoding: 'utf8', stdio: 'pipe' }).trim();
+  try {
+    // Untracked files (results of earlier runs, say) do not change what is measured; edits to tracked ones do.
+    const dirty = git('status', '--porcelain', '--untracked-files=no') !== '';
+    return `${git('rev-parse', '--short', 'HEAD')}${dirty ? '-dirty' : ''}`;
+  } catch {
+    return 'unknown';
+  }
+}

@@ -1,0 +1,164 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { CpuPerRequest } from './cpu.ts';
+import type { LoadFigures } from './load.ts';
+import type { Machine } from './machine.ts';
+import type { Settings, SystemName } from './settings.ts';
+
+export interface SystemRun {
+  readonly name: SystemName;
+  readonly description: string;
+  /** Size of one answer (ten rows) as the server sends it. */
+  readonly responseBytes: number;
+  readonly load: LoadFigures;
+  /** CPU milliseconds per request answered in the measured run. */
+  readonly cpuMsPerRequest: CpuPerRequest;
+  /** Connections the runtime role held in Postgres halfway through the measured run. */
+  readonly postgresConnections: number;
+}
+
+export interface BenchReport {
+  readonly benchmark: 'database';
+  readonly startedAt: string;
+  readonly settings: Settings;
+  readonly machine: Machine;
+  readonly dataset: {
+    readonly table: string;
+    readonly rows: number;
+    readonly customers: number;
+    readonly statement: string;
+    readonly plan: readonly string[];
+  };
+  readonly runs: readonly SystemRun[];
+  /** Flotilla's requests/s divided by the other system's, when both ran. */
+  readonly throughputRatios: { readonly flotillaToToolbox?: number; readonly flotillaToFloor?: number };
+}
+
+export function throughputRatios(runs: readonly SystemRun[]): BenchReport['throughputRatios'] {
+  const rate = (name: SystemName) => runs.find((run) => run.name === name)?.load.requestsPerSecond;
+  const ratio = (a: number | undefined, b: number | undefined) =>
+    a !== undefined && b ? Math.round((a / b) * 1000) / 1000 : undefined;
+  return {
+    flotillaToToolbox: ratio(rate('flotilla'), rate('toolbox')),
+    flotillaToFloor: ratio(rate('flotilla'), rate('floor')),
+  };
+}
+
+const HEADINGS = [
+  'system',
+  'req/s',
+  'p50 ms',
+  'p99 ms',
+  'non-2xx',
+  'failed results',
+  'socket errors',
+  'answer bytes',
+  'server CPU ms/req',
+  'Postgres CPU ms/req',
+  'load gen CPU ms/req',
+  'PG conns',
+];
+
+function cells(run: SystemRun): string[] {
+  const cpu = (ms: number | undefined) => (ms === undefined ? 'n/a' : ms.toFixed(3));
+  const { load } = run;
+  return [
+    run.name,
+    String(load.requestsPerSecond),
+    load.latencyMs.p50.toFixed(2),
+    load.latencyMs.p99.toFixed(2),
+    String(load.non2xx),
+    String(load.failedResults),
+    String(load.socketErrors),
+    String(run.responseBytes),
+    cpu(run.cpuMsPerRequest.server),
+    cpu(run.cpuMsPerRequest.postgres),
+    cpu(run.cpuMsPerRequest.loadGenerator),
+    String(run.postgresConnections),
+  ];
+}
+
+function ratioLines(report: BenchReport): string[] {
+  const { flotillaToToolbox, flotillaToFloor } = report.throughputRatios;
+  const lines: string[] = [];
+  if (flotillaToToolbox !== undefined) lines.push(`Flotilla / Toolbox throughput: ${flotillaToToolbox.toFixed(2)}×`);
+  if (flotillaToFloor !== undefined) lines.push(`Flotilla / floor throughput: ${flotillaToFloor.toFixed(2)}×`);
+  return lines;
+}
+
+/** The side-by-side table for the terminal. */
+export function formatTable(report: BenchReport): string {
+  const rows = [HEADINGS, ...report.runs.map(cells)];
+  const widths = HEADINGS.map((_, column) => Math.max(...rows.map((row) => row[column]?.length ?? 0)));
+  const line = (row: string[]) =>
+    row.map((cell, column) => (column === 0 ? cell.padEnd(widths[column] ?? 0) : cell.padStart(widths[column] ?? 0)));
+  return [...rows.map((row) => line(row).join('  ')), '', ...ratioLines(report)].join('\n');
+}
+
+export function formatMarkdown(report: BenchReport): string {
+  const { settings, machine, dataset } = report;
+  const table = [
+    `| ${HEADINGS.join(' | ')} |`,
+    `|${HEADINGS.map((_, column) => (column === 0 ? ' --- ' : ' ---: ')).join('|')}|`,
+    ...report.runs.map((run) => `| ${cells(run).join(' | ')} |`),
+  ];
+  return `# Database benchmark, ${report.startedAt}
+
+${report.runs.map((run) => `- **${run.name}**: ${run.description}`).join('\n')}
+
+${table.join('\n')}
+
+${ratioLines(report)
+  .map((line) => `**${line}**`)
+  .join('  \n')}
+
+Latency is per request, measured at the load generator, over the 2xx answers; CPU is user + system
+time of the processes during the measured run divided by the requests completed in it. See
+[bench/README.md](../README.md) for what is measured and how to read it.
+
+## Settings
+
+| | |
+| --- | --- |
+| measured run | ${settings.durationSeconds} s after a ${settings.warmupSeconds} s warm-up, per system |
+| connections | ${settings.connections} (closed loop, autocannon in the benchmark process) |
+| Postgres pool per system | ${settings.poolSize} |
+| CPU profiles (Flotilla, floor) | ${settings.cpuProfile ? 'on (figures are slower than without)' : 'off'} |
+
+## Machine
+
+| | |
+| --- | --- |
+| CPU | ${machine.cpuCount} × ${machine.cpuModel} |
+| memory | ${machine.totalMemoryGiB} GiB |
+| OS / kernel | ${machine.os} / ${machine.kernel} |
+| Node.js | ${machine.node} |
+| PostgreSQL | ${machine.postgres} |
+| MCP Toolbox | ${machine.toolbox} |
+| Flotilla commit | ${machine.flotillaCommit} |
+
+## Dataset
+
+\`${dataset.table}\`: ${dataset.rows} rows, ${dataset.customers} customers with ${dataset.rows / dataset.customers} orders
+each. Every request asks for a different customer, in turn, out of a fixed list.
+
+\`\`\`sql
+${dataset.statement}
+\`\`\`
+
+\`\`\`
+${dataset.plan.join('\n')}
+\`\`\`
+`;
+}
+
+/** Writes database-<timestamp>.json and database-latest.md to `dir`; returns their paths. */
+export async function writeResults(report: BenchReport, dir: string): Promise<string[]> {
+  await mkdir(dir, { recursive: true });
+  const stamp = report.startedAt.replace(/[:]/g, '-').replace(/\.\d+Z$/, 'Z');
+  const json = join(dir, `database-${stamp}.json`);
+  const markdown = join(dir, 'database-latest.md');
+  await writeFile(json, `${JSON.stringify(report, null, 2)}\n`);
+  await writeFile(markdown, formatMarkdown(report));
+  return [json, markdown];
+}

@@ -1,0 +1,85 @@
+import { parseArgs } from 'node:util';
+
+export interface Settings {
+  /** Seconds of load whose figures are kept. */
+  readonly durationSeconds: number;
+  /** Seconds of load before it, discarded: JIT, statement caches, pool connections. */
+  readonly warmupSeconds: number;
+  /** Concurrent HTTP connections the load generator keeps busy. */
+  readonly connections: number;
+  /** Postgres connections each system may open; the same for all three. */
+  readonly poolSize: number;
+  /** Which systems to run, in this order. */
+  readonly systems: readonly SystemName[];
+  /** Whether the Node.js servers (Flotilla, floor) write a V8 CPU profile to results/profiles/. */
+  readonly cpuProfile: boolean;
+}
+
+export const SYSTEM_NAMES = ['flotilla', 'toolbox', 'floor'] as const;
+export type SystemName = (typeof SYSTEM_NAMES)[number];
+
+const DEFAULTS = { duration: 10, warmup: 3, connections: 32, pool: 10 };
+
+const USAGE = `Usage: node database/run.ts [--duration S] [--warmup S] [--connections N] [--pool N]
+                                [--systems ${SYSTEM_NAMES.join(',')}] [--cpu-prof]
+Each can also be set in the environment: BENCH_DURATION, BENCH_WARMUP, BENCH_CONNECTIONS, BENCH_POOL_SIZE,
+BENCH_SYSTEMS, BENCH_CPU_PROF=1.`;
+
+/**
+ * Flags win over environment variables. Both exist because `npm run bench` runs this through two
+ * nested npm scripts, which do not pass flags along, while environment variables always arrive.
+ */
+export function readSettings(argv: string[] = process.argv.slice(2), env: NodeJS.ProcessEnv = process.env): Settings {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      duration: { type: 'string' },
+      warmup: { type: 'string' },
+      connections: { type: 'string' },
+      pool: { type: 'string' },
+      systems: { type: 'string' },
+      'cpu-prof': { type: 'boolean' },
+      help: { type: 'boolean' },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    process.exit(0);
+  }
+  return {
+    durationSeconds: positiveInt('duration', values.duration ?? env.BENCH_DURATION, DEFAULTS.duration),
+    warmupSeconds: nonNegativeInt('warmup', values.warmup ?? env.BENCH_WARMUP, DEFAULTS.warmup),
+    connections: positiveInt('connections', values.connections ?? env.BENCH_CONNECTIONS, DEFAULTS.connections),
+    // The test kit's Postgres allows 200 connections; each system is stopped before the next starts.
+    poolSize: bounded('pool', positiveInt('pool', values.pool ?? env.BENCH_POOL_SIZE, DEFAULTS.pool), 150),
+    systems: systemList(values.systems ?? env.BENCH_SYSTEMS),
+    cpuProfile: values['cpu-prof'] ?? ['1', 'true'].includes(env.BENCH_CPU_PROF ?? ''),
+  };
+}
+
+function positiveInt(name: string, raw: string | undefined, fallback: number): number {
+  const value = nonNegativeInt(name, raw, fallback);
+  if (value === 0) throw new Error(`--${name} must be at least 1\n${USAGE}`);
+  return value;
+}
+
+function nonNegativeInt(name: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0)
+    throw new Error(`--${name} must be a whole number, got "${raw}"\n${USAGE}`);
+  return value;
+}
+
+function bounded(name: string, value: number, max: number): number {
+  if (value > max) throw new Error(`--${name} must be at most ${max}, got ${value}`);
+  return value;
+}
+
+function systemList(raw: string | undefined): SystemName[] {
+  if (!raw?.trim()) return [...SYSTEM_NAMES];
+  const names = raw.split(',').map((name) => name.trim());
+  const unknown = names.filter((name) => !(SYSTEM_NAMES as readonly string[]).includes(name));
+  if (unknown.length > 0) throw new Error(`unknown system(s) ${unknown.join(', ')}; choose from ${SYSTEM_NAMES}`);
+  return names as SystemName[];
+}

@@ -1,0 +1,36 @@
+import { fileURLToPath } from 'node:url';
+import { startChildServer } from '../child-server.ts';
+import { answers, freePort } from '../net.ts';
+import type { Row, RunningSystem, SystemContext } from './system.ts';
+
+const FLOOR_SERVER = fileURLToPath(new URL('../floor-server.ts', import.meta.url));
+
+/** The bare node:http + pg server (floor-server.ts): what answering this query costs at the least. */
+export async function startFloor(context: SystemContext, nodeOptions?: string): Promise<RunningSystem> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}/`;
+  const server = await startChildServer({
+    name: 'floor server',
+    command: process.execPath,
+    args: [FLOOR_SERVER],
+    env: {
+      DATABASE_URL: context.runtimeUrl,
+      POOL_SIZE: String(context.poolSize),
+      STATEMENT: context.statement,
+      PORT: String(port),
+      ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}),
+    },
+    ready: () => answers(url),
+  });
+  return {
+    name: 'floor',
+    description: 'bare node:http + pg Pool, named prepared statement, plain JSON (no MCP, no auth)',
+    url,
+    headers: { 'content-type': 'application/json' },
+    pids: [server.pid],
+    requestBody: (customerId) => JSON.stringify({ customerId }),
+    rowsOf: (_contentType, body) => (JSON.parse(body) as { rows: Row[] }).rows,
+    isSuccess: (body) => body.startsWith('{"rows":['),
+    stop: () => server.stop(),
+  };
+}

@@ -1,0 +1,31 @@
+import type { SystemName } from '../settings.ts';
+
+export type Row = Record<string, unknown>;
+
+/** One server under load, started and ready; everything the load generator and the checks need. */
+export interface RunningSystem {
+  readonly name: SystemName;
+  /** One line for the report: what serves the query and with which protections on. */
+  readonly description: string;
+  readonly url: string;
+  readonly headers: Readonly<Record<string, string>>;
+  /** Processes whose CPU time counts as this system's (not Postgres, not the load generator). */
+  readonly pids: readonly number[];
+  requestBody(customerId: number): string;
+  /** The rows of a response; throws unless it is a successful answer. */
+  rowsOf(contentType: string, body: string): Row[];
+  /** A cheap check applied to every response under load. */
+  isSuccess(body: string): boolean;
+  stop(): Promise<void>;
+}
+
+/** What every system is given: the same database, role, statement and pool size. */
+export interface SystemContext {
+  readonly postgres: { readonly host: string; readonly port: number; readonly database: string };
+  readonly runtimeUrl: string;
+  readonly runtimeUser: string;
+  readonly runtimePassword: string;
+  readonly statement: string;
+  readonly poolSize: number;
+  readonly connections: number;
+}

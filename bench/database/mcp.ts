@@ -4,17 +4,36 @@
  * Mcp-Session-Id.
  */
 
-/** The newest revision both servers accept (Flotilla's SDK and Toolbox 1.12 list it as supported). */
-export const PROTOCOL_VERSION = '2025-11-25';
+/** 2026-07-28 and later carry the method and client identity on every request; earlier revisions do not. */
+const isModern = (protocol: string) => protocol >= '2026-07-28';
 
-export const MCP_HEADERS: Readonly<Record<string, string>> = {
-  'content-type': 'application/json',
-  accept: 'application/json, text/event-stream',
-  'mcp-protocol-version': PROTOCOL_VERSION,
-};
+/** The headers an MCP client sends with a `tools/call`; 2026-07-28 mirrors the method and tool name in them. */
+export function mcpHeaders(tool: string, protocol: string): Record<string, string> {
+  return {
+    'content-type': 'application/json',
+    accept: 'application/json, text/event-stream',
+    'mcp-protocol-version': protocol,
+    ...(isModern(protocol) ? { 'mcp-method': 'tools/call', 'mcp-name': tool } : {}),
+  };
+}
 
-export function toolsCallBody(tool: string, args: Record<string, unknown>): string {
-  return JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: tool, arguments: args } });
+/** A 2026-07-28 request carries the client's identity in `_meta` instead of an earlier `initialize`. */
+export function toolsCallBody(tool: string, args: Record<string, unknown>, protocol: string): string {
+  const meta = isModern(protocol)
+    ? {
+        _meta: {
+          'io.modelcontextprotocol/protocolVersion': protocol,
+          'io.modelcontextprotocol/clientInfo': { name: 'flotilla-bench', version: '1.0.0' },
+          'io.modelcontextprotocol/clientCapabilities': {},
+        },
+      }
+    : {};
+  return JSON.stringify({
+    jsonrpc: '2.0',
+    id: 1,
+    method: 'tools/call',
+    params: { name: tool, arguments: args, ...meta },
+  });
 }
 
 export interface ToolResult {

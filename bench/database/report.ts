@@ -123,6 +123,7 @@ time of the processes during the measured run divided by the requests completed 
 | measured run | ${settings.durationSeconds} s after a ${settings.warmupSeconds} s warm-up, per system |
 | connections | ${settings.connections} (closed loop, autocannon in the benchmark process) |
 | Postgres pool per system | ${settings.poolSize} |
+| MCP protocol revision | ${settings.protocol} |
 | CPU profiles (Flotilla, floor) | ${settings.cpuProfile ? 'on (figures are slower than without)' : 'off'} |
 
 ## Machine

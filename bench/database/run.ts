@@ -133,6 +133,7 @@ async function runAll(
         statement: STATEMENT,
         poolSize: settings.poolSize,
         connections: settings.connections,
+        protocol: settings.protocol,
       },
     };
     const runs: SystemRun[] = [];

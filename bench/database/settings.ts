@@ -13,6 +13,8 @@ export interface Settings {
   readonly systems: readonly SystemName[];
   /** Whether the Node.js servers (Flotilla, floor) write a V8 CPU profile to results/profiles/. */
   readonly cpuProfile: boolean;
+  /** The MCP protocol revision on the wire: what the official client negotiates with both servers by default. */
+  readonly protocol: string;
 }
 
 export const SYSTEM_NAMES = ['flotilla', 'toolbox', 'floor'] as const;
@@ -21,9 +23,9 @@ export type SystemName = (typeof SYSTEM_NAMES)[number];
 const DEFAULTS = { duration: 10, warmup: 3, connections: 32, pool: 10 };
 
 const USAGE = `Usage: node database/run.ts [--duration S] [--warmup S] [--connections N] [--pool N]
-                                [--systems ${SYSTEM_NAMES.join(',')}] [--cpu-prof]
+                                [--systems ${SYSTEM_NAMES.join(',')}] [--cpu-prof] [--protocol REVISION]
 Each can also be set in the environment: BENCH_DURATION, BENCH_WARMUP, BENCH_CONNECTIONS, BENCH_POOL_SIZE,
-BENCH_SYSTEMS, BENCH_CPU_PROF=1.`;
+BENCH_SYSTEMS, BENCH_CPU_PROF=1, BENCH_PROTOCOL.`;
 
 /**
  * Flags win over environment variables. Both exist because `npm run bench` runs this through two
@@ -39,6 +41,7 @@ export function readSettings(argv: string[] = process.argv.slice(2), env: NodeJS
       pool: { type: 'string' },
       systems: { type: 'string' },
       'cpu-prof': { type: 'boolean' },
+      protocol: { type: 'string' },
       help: { type: 'boolean' },
     },
   });
@@ -54,6 +57,7 @@ export function readSettings(argv: string[] = process.argv.slice(2), env: NodeJS
     poolSize: bounded('pool', positiveInt('pool', values.pool ?? env.BENCH_POOL_SIZE, DEFAULTS.pool), 150),
     systems: systemList(values.systems ?? env.BENCH_SYSTEMS),
     cpuProfile: values['cpu-prof'] ?? ['1', 'true'].includes(env.BENCH_CPU_PROF ?? ''),
+    protocol: values.protocol ?? env.BENCH_PROTOCOL ?? '2026-07-28',
   };
 }
 

@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { mintApiKey, spawnService, startRedis, writeApiKeysFile } from '@flotilla/testkit';
-import { looksLikeToolSuccess, MCP_HEADERS, toolResultOf, toolsCallBody } from '../mcp.ts';
+import { looksLikeToolSuccess, mcpHeaders, toolResultOf, toolsCallBody } from '../mcp.ts';
 import type { Row, RunningSystem, SystemContext } from './system.ts';
 
 const MAIN = fileURLToPath(new URL('../../../services/database/dist/main.js', import.meta.url));
@@ -37,9 +37,10 @@ export async function startFlotilla(context: SystemContext, nodeOptions?: string
       name: 'flotilla',
       description: 'Flotilla database server, `query` tool: MCP Streamable HTTP, API key, Redis rate limit',
       url: service.mcpUrl,
-      headers: { ...MCP_HEADERS, authorization: `Bearer ${apiKey.key}` },
+      headers: { ...mcpHeaders('query', context.protocol), authorization: `Bearer ${apiKey.key}` },
       pids: service.child.pid ? [service.child.pid] : [],
-      requestBody: (customerId) => toolsCallBody('query', { sql: context.statement, params: [customerId] }),
+      requestBody: (customerId) =>
+        toolsCallBody('query', { sql: context.statement, params: [customerId] }, context.protocol),
       rowsOf: (contentType, body) =>
         (toolResultOf(contentType, body).structuredContent as { rows: Row[] } | undefined)?.rows ?? [],
       isSuccess: looksLikeToolSuccess,

@@ -28,4 +28,6 @@ export interface SystemContext {
   readonly statement: string;
   readonly poolSize: number;
   readonly connections: number;
+  /** The MCP revision the two MCP servers are spoken to in. */
+  readonly protocol: string;
 }

@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { startChildServer } from '../child-server.ts';
-import { looksLikeToolSuccess, MCP_HEADERS, toolResultOf, toolsCallBody } from '../mcp.ts';
+import { looksLikeToolSuccess, mcpHeaders, toolResultOf, toolsCallBody } from '../mcp.ts';
 import { answers, freePort } from '../net.ts';
 import type { Row, RunningSystem, SystemContext } from './system.ts';
 
@@ -94,9 +94,9 @@ export async function startToolbox(context: SystemContext): Promise<RunningSyste
       name: 'toolbox',
       description: `MCP Toolbox for Databases, \`${TOOL}\` postgres-sql tool: MCP Streamable HTTP, no auth`,
       url: `${baseUrl}/mcp`,
-      headers: MCP_HEADERS,
+      headers: mcpHeaders(TOOL, context.protocol),
       pids: [server.pid],
-      requestBody: (customerId) => toolsCallBody(TOOL, { customer_id: customerId }),
+      requestBody: (customerId) => toolsCallBody(TOOL, { customer_id: customerId }, context.protocol),
       // One text item per row, each a JSON object.
       rowsOf: (contentType, body) =>
         (toolResultOf(contentType, body).content ?? []).map((item) => JSON.parse(item.text ?? 'null') as Row),

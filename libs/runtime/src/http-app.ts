@@ -188,6 +188,9 @@ export function createHttpApp<Deps>(options: HttpAppOptions<Deps>) {
   };
 
   const serve = async (req: AuthedRequest, res: Response) => {
+    // The client may have gone while authentication and the rate limit were awaited; its 'close'
+    // has then already fired, and tracking the request now would leave it in flight forever.
+    if (res.closed) return;
     const method = (req.body as { method?: unknown } | undefined)?.method;
     const label = typeof method === 'string' && method !== 'tools/call' ? method : undefined;
     const started = performance.now();

@@ -1,7 +1,10 @@
 import type { Principal } from '@flotilla/auth';
 import { ToolError } from '@flotilla/runtime';
 import type { Querier, RowsResult } from './postgres/querier.js';
-import { checkReadOnlyStatement } from './sql/read-only-guard.js';
+import { checkReadOnlyStatement, type GuardVerdict } from './sql/read-only-guard.js';
+
+const MAX_CACHED_VERDICTS = 1000;
+const MAX_CACHED_SQL_LENGTH = 10_000;
 
 export interface ResultLimits {
   defaultRows: number;
@@ -14,6 +17,9 @@ export interface ResultLimits {
  * Layer 3, the login role's grants, lives in the database itself (sql/runtime-role.sql).
  */
 export class ReadOnlySql {
+  /** The parser's verdict per exact SQL text: deterministic, so it can be reused. */
+  private readonly verdicts = new Map<string, GuardVerdict>();
+
   constructor(
     private readonly querier: Querier,
     readonly limits: ResultLimits,
@@ -43,7 +49,15 @@ export class ReadOnlySql {
   }
 
   private async guard(sql: string): Promise<void> {
-    const verdict = await checkReadOnlyStatement(sql);
+    let verdict = this.verdicts.get(sql);
+    if (!verdict) {
+      verdict = await checkReadOnlyStatement(sql);
+      // Agents repeat the same parameterised statements; parsing each once saves most of the guard's cost.
+      if (sql.length <= MAX_CACHED_SQL_LENGTH) {
+        if (this.verdicts.size >= MAX_CACHED_VERDICTS) this.verdicts.clear();
+        this.verdicts.set(sql, verdict);
+      }
+    }
     if (!verdict.ok) throw new ToolError(verdict.kind === 'invalid' ? 'INVALID_ARGUMENT' : 'FORBIDDEN', verdict.reason);
   }
 }

@@ -2,7 +2,7 @@ import type { Principal } from '@flotilla/auth';
 import { type DependencyPolicy, isBrokenCircuit } from '@flotilla/resilience';
 import { ToolError } from '@flotilla/runtime';
 import pg from 'pg';
-import Cursor from 'pg-cursor';
+import { readBounded } from './bounded-query.js';
 import { isTransientPgError, toToolError } from './errors.js';
 import { toJsonValue, uniqueColumnNames } from './values.js';
 
@@ -155,43 +155,28 @@ export class Querier {
     };
   }
 
-  /** Reads through a cursor in batches, so neither rows nor bytes past the caps are ever fetched into memory. */
+  /**
+   * Asks Postgres for one row more than the cap, so `truncated` is known without fetching further,
+   * then keeps rows while they fit the byte cap.
+   */
   private async readRows(client: pg.PoolClient, request: RowsRequest): Promise<RowsResult> {
     const started = performance.now();
-    const cursor = client.query(new Cursor(request.sql, request.params as unknown[], { rowMode: 'array' }));
+    const { fields, rows: values, more } = await readBounded(client, request.sql, request.params, request.maxRows + 1);
+    const names = uniqueColumnNames(fields.map((field) => field.name));
     const rows: Record<string, unknown>[] = [];
-    let fields: pg.FieldDef[] = [];
-    let names: string[] = [];
     let bytes = 0;
-    let truncated = false;
-    try {
-      while (!truncated) {
-        const batchSize = Math.min(100, request.maxRows + 1 - rows.length);
-        const { batch, result } = await readBatch(cursor, batchSize);
-        if (fields.length === 0 && result.fields.length > 0) {
-          fields = result.fields;
-          names = uniqueColumnNames(fields.map((field) => field.name));
-        }
-        for (const values of batch) {
-          if (rows.length >= request.maxRows) {
-            truncated = true;
-            break;
-          }
-          const row: Record<string, unknown> = {};
-          values.forEach((value, index) => {
-            row[names[index] ?? `column_${index + 1}`] = toJsonValue(value);
-          });
-          bytes += Buffer.byteLength(JSON.stringify(row));
-          if (bytes > request.maxBytes) {
-            truncated = true;
-            break;
-          }
-          rows.push(row);
-        }
-        if (batch.length < batchSize) break;
+    let truncated = more || values.length > request.maxRows;
+    for (const row of values.slice(0, request.maxRows)) {
+      const record: Record<string, unknown> = {};
+      for (let index = 0; index < row.length; index++) {
+        record[names[index] ?? `column_${index + 1}`] = toJsonValue(row[index]);
       }
-    } finally {
-      await cursor.close().catch(() => undefined);
+      bytes += Buffer.byteLength(JSON.stringify(record));
+      if (bytes > request.maxBytes) {
+        truncated = true;
+        break;
+      }
+      rows.push(record);
     }
     return {
       columns: await this.describeColumns(client, fields, names),
@@ -231,15 +216,6 @@ export class Querier {
       await canceller.end().catch(() => undefined);
     }
   }
-}
-
-function readBatch(cursor: Cursor, size: number): Promise<{ batch: unknown[][]; result: pg.QueryResult }> {
-  return new Promise((resolve, reject) => {
-    cursor.read(size, (error, batch, result) => {
-      if (error) reject(error);
-      else resolve({ batch: batch as unknown as unknown[][], result });
-    });
-  });
 }
 
 export function assertSchemaAllowed(schema: string, allowed: readonly string[]): void {

@@ -1,99 +1,36 @@
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { type RunningService, startService } from '@flotilla/runtime';
-import { connectMcpClient, type PostgresInstance, runSqlFile, startPostgres } from '@flotilla/testkit';
+import { connectMcpClient } from '@flotilla/testkit';
 import type { Client } from '@modelcontextprotocol/client';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { databaseEnvironment } from './config.js';
-import { databaseService, setupDatabase } from './server.js';
+import { callTool as call, errorOf, RUNTIME_ROLE, startTestDatabase, type TestDatabase } from './testing/harness.js';
 
-const sqlFile = (name: string) => fileURLToPath(new URL(`../sql/${name}`, import.meta.url));
-
-let postgres: PostgresInstance;
-const services: RunningService[] = [];
-
-async function startDatabaseServer(env: Record<string, string> = {}) {
-  const service = await startService({
-    definition: databaseService,
-    environment: databaseEnvironment,
-    setup: setupDatabase,
-    transport: 'http',
-    env: {
-      HOST: '127.0.0.1',
-      PORT: '0',
-      ADMIN_PORT: '0',
-      AUTH_MODE: 'none',
-      SHUTDOWN_DELAY_MS: '0',
-      LOG_LEVEL: 'silent',
-      DATABASE_URL: postgres.urlFor('flotilla_reader', 'reader-password'),
-      DB_STATEMENT_TIMEOUT_MS: '1000',
-      DB_MAX_ROWS: '500',
-      DB_MAX_RESULT_BYTES: '200000',
-      ...env,
-    },
-  });
-  services.push(service);
-  return service;
-}
-
-type ToolOutcome = { isError?: boolean; structuredContent?: Record<string, unknown> };
-
-async function call(client: Client, name: string, args: Record<string, unknown>): Promise<ToolOutcome> {
-  return (await client.callTool({ name, arguments: args })) as ToolOutcome;
-}
-
-function errorOf(outcome: ToolOutcome) {
-  expect(outcome.isError).toBe(true);
-  return (outcome.structuredContent as { error: { code: string; message: string; retryable: boolean } }).error;
-}
-
-/** A connection per statement, as the superuser: it must survive the test that restarts Postgres. */
-const admin = {
-  async query(sql: string) {
-    const client = new pg.Client({ connectionString: postgres.url });
-    await client.connect();
-    try {
-      return await client.query(sql);
-    } finally {
-      await client.end();
-    }
-  },
-};
+let db: TestDatabase;
 
 beforeAll(async () => {
-  postgres = await startPostgres();
-  await runSqlFile(postgres.url, sqlFile('demo-schema.sql'));
-  await admin.query(`
-    CREATE TABLE secrets (id int, token text);
-    INSERT INTO secrets VALUES (1, 'top-secret');
-    CREATE SEQUENCE audit_seq;
-    CREATE FUNCTION sneaky_write() RETURNS int LANGUAGE sql AS $$ INSERT INTO customers (email, name, country) VALUES ('x@y.z', 'x', 'DE') RETURNING 1 $$;
-  `);
-  await runSqlFile(postgres.url, sqlFile('runtime-role.sql'), {
-    role: 'flotilla_reader',
-    password: 'reader-password',
-    database: postgres.database,
-    schema: 'public',
-    connection_limit: '20',
-    writable_tables: '',
+  db = await startTestDatabase({
+    prepare: `
+      CREATE TABLE secrets (id int, token text);
+      INSERT INTO secrets VALUES (1, 'top-secret');
+      CREATE SEQUENCE audit_seq;
+      CREATE FUNCTION sneaky_write() RETURNS int LANGUAGE sql AS $$ INSERT INTO customers (email, name, country) VALUES ('x@y.z', 'x', 'DE') RETURNING 1 $$;
+    `,
+    serverEnv: { DB_STATEMENT_TIMEOUT_MS: '1000', DB_MAX_ROWS: '500', DB_MAX_RESULT_BYTES: '200000' },
   });
   // Layer 3: the role is granted the schema, and an operator withholds what it must never read.
-  await admin.query('REVOKE SELECT ON secrets FROM flotilla_reader');
+  await db.admin(`REVOKE SELECT ON secrets FROM ${RUNTIME_ROLE}`);
 });
 
 afterAll(async () => {
-  await Promise.all(services.map((service) => service.shutdown()));
-  await postgres?.destroy();
+  await db?.stop();
 });
 
 describe('the least-privilege login role', () => {
   it('cannot create, write or bypass row-level security', async () => {
-    const { rows } = await admin.query(
+    const { rows } = await db.admin(
       `SELECT rolsuper, rolcreatedb, rolcreaterole, rolbypassrls, rolconnlimit,
-              has_schema_privilege('flotilla_reader', 'public', 'CREATE') AS can_create,
-              has_table_privilege('flotilla_reader', 'customers', 'INSERT') AS can_insert
-         FROM pg_roles WHERE rolname = 'flotilla_reader'`,
+              has_schema_privilege('flotilla_runtime', 'public', 'CREATE') AS can_create,
+              has_table_privilege('flotilla_runtime', 'customers', 'INSERT') AS can_insert
+         FROM pg_roles WHERE rolname = 'flotilla_runtime'`,
     );
     expect(rows[0]).toEqual({
       rolsuper: false,
@@ -110,7 +47,7 @@ describe('the least-privilege login role', () => {
 describe('schema discovery', () => {
   let client: Client;
   beforeAll(async () => {
-    client = await connectMcpClient((await startDatabaseServer()).mcpUrl);
+    client = await connectMcpClient((await db.startServer()).mcpUrl);
   });
   afterAll(() => client.close());
 
@@ -171,7 +108,7 @@ describe('schema discovery', () => {
 describe('query', () => {
   let client: Client;
   beforeAll(async () => {
-    client = await connectMcpClient((await startDatabaseServer()).mcpUrl);
+    client = await connectMcpClient((await db.startServer()).mcpUrl);
   });
   afterAll(() => client.close());
 
@@ -221,7 +158,7 @@ describe('query', () => {
   });
 
   it('left no trace of the refused statements', async () => {
-    const { rows } = await admin.query(`
+    const { rows } = await db.admin(`
       SELECT (SELECT count(*) FROM orders)::int AS orders,
              to_regclass('public.stolen') IS NULL AS no_stolen_table,
              (SELECT last_value FROM audit_seq)::int AS sequence_value,
@@ -279,7 +216,7 @@ describe('query', () => {
 describe('explain', () => {
   let client: Client;
   beforeAll(async () => {
-    client = await connectMcpClient((await startDatabaseServer()).mcpUrl);
+    client = await connectMcpClient((await db.startServer()).mcpUrl);
   });
   afterAll(() => client.close());
 
@@ -299,7 +236,7 @@ describe('explain', () => {
 
 describe('cancellation and readiness', () => {
   it('cancels the running Postgres statement when the client cancels the call', async () => {
-    const service = await startDatabaseServer({ DB_STATEMENT_TIMEOUT_MS: '60000', TOOL_TIMEOUT_MS: '60000' });
+    const service = await db.startServer({ DB_STATEMENT_TIMEOUT_MS: '60000', TOOL_TIMEOUT_MS: '60000' });
     const client = await connectMcpClient(service.mcpUrl);
     const controller = new AbortController();
     const pending = client.callTool(
@@ -308,7 +245,7 @@ describe('cancellation and readiness', () => {
     );
     const active = async () =>
       (
-        await admin.query(
+        await db.admin(
           "SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%cancel_me%' AND pid <> pg_backend_pid()",
         )
       ).rows[0].n;
@@ -320,16 +257,16 @@ describe('cancellation and readiness', () => {
   });
 
   it('turns /readyz 503 while Postgres is down and 200 when it returns', async () => {
-    const service = await startDatabaseServer();
+    const service = await db.startServer();
     const ready = async () => (await fetch(`${service.adminUrl}/readyz`)).status;
     expect(await ready()).toBe(200);
-    await postgres.stop();
+    await db.postgres.stop();
     try {
       const response = await fetch(`${service.adminUrl}/readyz`);
       expect(response.status).toBe(503);
       expect(await response.json()).toMatchObject({ dependencies: { postgres: { status: 'down', required: true } } });
     } finally {
-      await postgres.start();
+      await db.postgres.start();
     }
     await expect.poll(ready, { timeout: 10_000 }).toBe(200);
     // The pool and breaker recover by themselves: a query works again without a restart.

@@ -1,59 +1,13 @@
-import { fileURLToPath } from 'node:url';
-import { type RunningService, startService } from '@flotilla/runtime';
-import {
-  connectMcpClient,
-  mintApiKey,
-  type PostgresInstance,
-  runSqlFile,
-  startPostgres,
-  writeApiKeysFile,
-} from '@flotilla/testkit';
+import { connectMcpClient, mintApiKey, writeApiKeysFile } from '@flotilla/testkit';
 import { type Client, ProtocolErrorCode, ResourceNotFoundError } from '@modelcontextprotocol/client';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TableDescription } from './catalog.js';
-import { databaseEnvironment } from './config.js';
-import { databaseService, setupDatabase } from './server.js';
-
-const sqlFile = (name: string) => fileURLToPath(new URL(`../sql/${name}`, import.meta.url));
+import { RUNTIME_ROLE, startTestDatabase, type TestDatabase } from './testing/harness.js';
 
 /** A table whose name needs quoting in SQL and percent-encoding in a URI. */
 const AWKWARD_TABLE = 'Delivery notes/EU';
 
-let postgres: PostgresInstance;
-const services: RunningService[] = [];
-
-async function startDatabaseServer(env: Record<string, string> = {}) {
-  const service = await startService({
-    definition: databaseService,
-    environment: databaseEnvironment,
-    setup: setupDatabase,
-    transport: 'http',
-    env: {
-      HOST: '127.0.0.1',
-      PORT: '0',
-      ADMIN_PORT: '0',
-      AUTH_MODE: 'none',
-      SHUTDOWN_DELAY_MS: '0',
-      LOG_LEVEL: 'silent',
-      DATABASE_URL: postgres.urlFor('flotilla_reader', 'reader-password'),
-      DB_MAX_ROWS: '500',
-      ...env,
-    },
-  });
-  services.push(service);
-  return service;
-}
-
-async function adminQuery(sql: string) {
-  const client = new pg.Client({ connectionString: postgres.url });
-  await client.connect();
-  try {
-    return await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
+let db: TestDatabase;
 
 const METHOD_NOT_FOUND: number = ProtocolErrorCode.MethodNotFound;
 
@@ -76,34 +30,25 @@ function textOf(result: { contents: unknown[] }): string {
 }
 
 beforeAll(async () => {
-  postgres = await startPostgres();
-  await runSqlFile(postgres.url, sqlFile('demo-schema.sql'));
-  await adminQuery(`
-    CREATE TABLE secrets (id int PRIMARY KEY, token text);
-    COMMENT ON TABLE secrets IS 'Never shown to the reader role.';
-    CREATE TABLE "${AWKWARD_TABLE}" (id int PRIMARY KEY, note text);
-  `);
-  await runSqlFile(postgres.url, sqlFile('runtime-role.sql'), {
-    role: 'flotilla_reader',
-    password: 'reader-password',
-    database: postgres.database,
-    schema: 'public',
-    connection_limit: '20',
-    // A read-only server: resources and prompts are read paths.
-    writable_tables: '',
+  db = await startTestDatabase({
+    prepare: `
+      CREATE TABLE secrets (id int PRIMARY KEY, token text);
+      COMMENT ON TABLE secrets IS 'Never shown to the reader role.';
+      CREATE TABLE "${AWKWARD_TABLE}" (id int PRIMARY KEY, note text);
+    `,
+    serverEnv: { DB_MAX_ROWS: '500' },
   });
-  await adminQuery('REVOKE SELECT ON secrets FROM flotilla_reader');
+  await db.admin(`REVOKE SELECT ON secrets FROM ${RUNTIME_ROLE}`);
 });
 
 afterAll(async () => {
-  await Promise.all(services.map((service) => service.shutdown()));
-  await postgres?.destroy();
+  await db?.stop();
 });
 
 describe('table resources', () => {
   let client: Client;
   beforeAll(async () => {
-    client = await connectMcpClient((await startDatabaseServer()).mcpUrl);
+    client = await connectMcpClient((await db.startServer()).mcpUrl);
   });
   afterAll(() => client.close());
 
@@ -194,7 +139,7 @@ describe('table resources', () => {
 describe('the explore_schema prompt', () => {
   let client: Client;
   beforeAll(async () => {
-    client = await connectMcpClient((await startDatabaseServer()).mcpUrl);
+    client = await connectMcpClient((await db.startServer()).mcpUrl);
   });
   afterAll(() => client.close());
 
@@ -247,7 +192,7 @@ describe('scopes', () => {
 
   beforeAll(async () => {
     const keysFile = await writeApiKeysFile([reader.entry, nobody.entry]);
-    mcpUrl = (await startDatabaseServer({ AUTH_MODE: 'api-key', AUTH_API_KEYS_FILE: keysFile })).mcpUrl;
+    mcpUrl = (await db.startServer({ AUTH_MODE: 'api-key', AUTH_API_KEYS_FILE: keysFile })).mcpUrl;
   });
 
   it('offers resources and prompts to a caller with db:read', async () => {

@@ -35,13 +35,14 @@ if (!databaseUrl) {
 
 const developer = mintApiKey({ subject: 'developer', tenant: 'local', scopes: ['db:read', 'db:write'] });
 const keysFile = await writeApiKeysFile([developer.entry]);
+const writable = process.env.DB_WRITABLE_TABLES ?? (postgres ? writableTables : '');
 const database = await spawnService(path('services/database/dist/main.js'), {
   PORT: String(port),
   ADMIN_PORT: String(adminPort),
   AUTH_MODE: 'api-key',
   AUTH_API_KEYS_FILE: keysFile,
   DATABASE_URL: databaseUrl,
-  DB_WRITABLE_TABLES: process.env.DB_WRITABLE_TABLES ?? (postgres ? writableTables : ''),
+  DB_WRITABLE_TABLES: writable,
   ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {}),
   LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
   SHUTDOWN_DELAY_MS: '0',
@@ -61,7 +62,7 @@ process.stdout.write(`
 Flotilla is running.
 
   database   ${database.mcpUrl}    (probes and metrics: ${database.adminUrl}/readyz, /metrics)
-             writable tables: ${process.env.DB_WRITABLE_TABLES ?? (postgres ? writableTables : 'none')}
+             writable tables: ${writable || 'none'}
 
 Development API key (scopes db:read db:write, tenant "local"):
   ${developer.key}

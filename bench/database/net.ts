@@ -1,19 +1,3 @@
-import { createServer } from 'node:net';
-
-/** A port the kernel just handed out on 127.0.0.1 (the test kit keeps its own copy private). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen({ port: 0, host: '127.0.0.1' }, () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : undefined;
-      server.close(() => (port ? resolve(port) : reject(new Error('could not determine a free port'))));
-    });
-  });
-}
-
 /** Polls `probe` every 100 ms until it is true, `failed` reports a reason, or the time is up. */
 export async function waitUntil(
   what: string,

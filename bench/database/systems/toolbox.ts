@@ -4,9 +4,10 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { freePort } from '@flotilla/testkit';
 import { startChildServer } from '../child-server.ts';
 import { looksLikeToolSuccess, mcpHeaders, toolResultOf, toolsCallBody } from '../mcp.ts';
-import { answers, freePort } from '../net.ts';
+import { answers } from '../net.ts';
 import type { Row, RunningSystem, SystemContext } from './system.ts';
 
 const TOOL = 'orders_by_customer';

@@ -1,6 +1,7 @@
 export { type ApiKeyEntry, mintApiKey, writeApiKeysFile } from './api-keys.js';
 export { type MintClaims, startTestIssuer, type TestIssuer } from './issuer.js';
 export { type ConnectOptions, connectMcpClient } from './mcp-client.js';
+export { freePort } from './net.js';
 export { type PostgresInstance, type StartPostgresOptions, startPostgres } from './postgres.js';
 export { type RedisInstance, startRedis } from './redis.js';
 export { type ServiceProcess, spawnService } from './service-process.js';

@@ -24,26 +24,6 @@ afterAll(async () => {
   await db?.stop();
 });
 
-describe('the least-privilege login role', () => {
-  it('cannot create, write or bypass row-level security', async () => {
-    const { rows } = await db.admin(
-      `SELECT rolsuper, rolcreatedb, rolcreaterole, rolbypassrls, rolconnlimit,
-              has_schema_privilege('flotilla_runtime', 'public', 'CREATE') AS can_create,
-              has_table_privilege('flotilla_runtime', 'customers', 'INSERT') AS can_insert
-         FROM pg_roles WHERE rolname = 'flotilla_runtime'`,
-    );
-    expect(rows[0]).toEqual({
-      rolsuper: false,
-      rolcreatedb: false,
-      rolcreaterole: false,
-      rolbypassrls: false,
-      rolconnlimit: 20,
-      can_create: false,
-      can_insert: false,
-    });
-  });
-});
-
 describe('schema discovery', () => {
   let client: Client;
   beforeAll(async () => {

@@ -27,7 +27,8 @@ const CHILD_SCRIPT = `
 import { startPostgres, startRedis, startTestIssuer, writeApiKeysFile } from './dist/index.js';
 await Promise.all([startPostgres(), startRedis(), startTestIssuer(), writeApiKeysFile([])]);
 process.stdout.write('ready\\n');
-if (process.argv[2] === 'exit') process.exit(0);
+// 'exit' waits for the parent's go-ahead, so the parent sees the servers alive before the exit hooks run.
+if (process.argv[2] === 'exit') process.stdin.once('data', () => process.exit(0));
 setInterval(() => undefined, 1_000);
 `;
 
@@ -105,7 +106,7 @@ async function startChild(mode: 'exit' | 'wait'): Promise<{ child: ChildProcess;
   const child = spawn(process.execPath, ['child.js', mode], {
     cwd: workDir,
     env: { ...process.env, FLOTILLA_TESTKIT_MODE: 'local', TMPDIR: childTmp },
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['pipe', 'pipe', 'inherit'],
   });
   const [chunk] = (await once(child.stdout as NodeJS.ReadableStream, 'data')) as [Buffer];
   expect(chunk.toString()).toContain('ready');
@@ -124,6 +125,7 @@ function expectGone({ dirs, serverPids }: Leftovers): void {
 describe.skipIf(!canRunLocalPostgres())('cleanup of servers and temp dirs', () => {
   it('happens on process.exit()', async () => {
     const { child, leftovers } = await startChild('exit');
+    child.stdin?.write('exit\n');
     const [code] = await once(child, 'exit');
     expect(code).toBe(0);
     expectGone(leftovers);

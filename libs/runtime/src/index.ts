@@ -1,4 +1,4 @@
-export { ConfigError, env, type RuntimeConfig } from './config.js';
+export { ConfigError, env, type RuntimeConfig, type Transport } from './config.js';
 export { type ErrorCode, ToolError, type ToolErrorPayload } from './errors.js';
 export {
   type RunningService,
@@ -12,6 +12,7 @@ export {
 export type { PromptDefinition, ResourceTemplateDefinition, SurfaceContext } from './surface.js';
 export {
   type AnyTool,
+  type ExtraContent,
   type ToolAnnotations,
   type ToolContext,
   type ToolDefinition,

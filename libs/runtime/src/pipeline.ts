@@ -7,10 +7,10 @@ import { TaskCancelledError, TimeoutStrategy, timeout } from 'cockatiel';
 import type { z } from 'zod';
 import { errorPayload, newErrorId, ToolError } from './errors.js';
 import { type ExposureSettings, exposureOf, visibleTo } from './exposure.js';
-import { type AnyTool, describeTool, type ToolDescriptor } from './tool.js';
+import { type AnyTool, describeTool, type ExtraContent, type ToolDescriptor } from './tool.js';
 
 export interface CallToolOutcome {
-  content: { type: 'text'; text: string }[];
+  content: ({ type: 'text'; text: string } | ExtraContent)[];
   structuredContent: Record<string, unknown>;
   isError?: boolean;
   [key: string]: unknown;
@@ -112,7 +112,7 @@ export class ToolPipeline<Deps> {
           };
         }
         const durationMs = performance.now() - started;
-        this.record(name, principal, args, errorCode, durationMs);
+        this.record(entry.tool, principal, args, errorCode, durationMs);
         return outcome;
       },
       (result) => (result.isError ? String((result.structuredContent.error as { code: string }).code) : undefined),
@@ -171,7 +171,8 @@ export class ToolPipeline<Deps> {
       throw error;
     }
     const structured = tool.output.parse(output) as Record<string, unknown>;
-    return { content: [{ type: 'text', text: JSON.stringify(structured) }], structuredContent: structured };
+    const extra = tool.extraContent?.(structured) ?? [];
+    return { content: [{ type: 'text', text: JSON.stringify(structured) }, ...extra], structuredContent: structured };
   }
 
   /** The one place where failures become SPEC §2 tool errors. Unknown failures are logged with their errorId and never shown. */
@@ -207,12 +208,13 @@ export class ToolPipeline<Deps> {
   }
 
   private record(
-    tool: string,
+    definition: AnyTool<Deps>,
     principal: Principal,
     args: Record<string, unknown> | undefined,
     errorCode: string | null,
     durationMs: number,
   ): void {
+    const tool = definition.name;
     const outcome = errorCode ?? 'success';
     const { metrics, logger } = this.options;
     metrics.toolCalls.inc({ tool, outcome });
@@ -230,6 +232,7 @@ export class ToolPipeline<Deps> {
       argsSha256: createHash('sha256')
         .update(JSON.stringify(args ?? {}))
         .digest('hex'),
+      ...definition.auditFields?.(args ?? {}),
     });
   }
 }

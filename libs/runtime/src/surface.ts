@@ -28,7 +28,12 @@ export interface ResourceTemplateDefinition<Deps> {
   mimeType: string;
   scopes: readonly string[];
   list(context: SurfaceContext<Deps>): Promise<{ uri: string; name: string; title?: string; description?: string }[]>;
-  read(uri: URL, variables: Record<string, string>, context: SurfaceContext<Deps>): Promise<string>;
+  /** Text in the template's MIME type, or bytes (base64) with their own MIME type. */
+  read(
+    uri: URL,
+    variables: Record<string, string>,
+    context: SurfaceContext<Deps>,
+  ): Promise<string | { blob: string; mimeType: string } | { text: string; mimeType: string }>;
 }
 
 export interface PromptDefinition<Deps> {
@@ -97,10 +102,11 @@ export function buildMcpServer<Deps>(
             Array.isArray(value) ? value.join('/') : String(value),
           ]),
         );
-        const text = await asProtocolError({ kind: 'resource', name: uri.href }, context.log, () =>
+        const body = await asProtocolError({ kind: 'resource', name: uri.href }, context.log, () =>
           resource.read(uri, flat, surfaceContext(extra.mcpReq.signal)),
         );
-        return { contents: [{ uri: uri.href, mimeType: resource.mimeType, text }] };
+        const content = typeof body === 'string' ? { text: body, mimeType: resource.mimeType } : body;
+        return { contents: [{ uri: uri.href, ...content }] };
       },
     );
   }

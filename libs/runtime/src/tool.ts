@@ -37,6 +37,19 @@ export interface ToolDefinition<
   /** A per-principal budget for this tool alone, on top of RATE_LIMIT_PER_MINUTE (TOOL_RATE_LIMITS overrides it). */
   rateLimitPerMinute?: number;
   handler(input: z.output<Input>, context: ToolContext<Deps>): Promise<z.input<Output>>;
+  /**
+   * Content blocks shown after the JSON text, for data a client should see in its native form
+   * (a binary file as an embedded blob). structuredContent stays the contract.
+   */
+  extraContent?(output: z.output<Output>): ExtraContent[];
+  /** Fields added to the call's audit line, derived from the raw arguments (e.g. a path's hash, never the path). */
+  auditFields?(args: Record<string, unknown>): Record<string, string>;
+}
+
+/** An embedded resource: the MCP way to hand a client bytes with their MIME type. */
+export interface ExtraContent {
+  type: 'resource';
+  resource: { uri: string; mimeType: string; blob: string };
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: a registry holds tools of every input and output shape.

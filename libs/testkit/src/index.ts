@@ -6,3 +6,4 @@ export { type PostgresInstance, type StartPostgresOptions, startPostgres } from 
 export { type RedisInstance, startRedis } from './redis.js';
 export { type ServiceProcess, spawnService } from './service-process.js';
 export { runSqlFile } from './sql-file.js';
+export { callTool, errorOf, resultOf, type ToolErrorShape, type ToolOutcome } from './tool-results.js';

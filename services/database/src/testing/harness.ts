@@ -1,9 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { type RunningService, startService } from '@flotilla/runtime';
 import { type PostgresInstance, runSqlFile, startPostgres } from '@flotilla/testkit';
-import type { Client } from '@modelcontextprotocol/client';
 import pg from 'pg';
-import { expect } from 'vitest';
 import { databaseEnvironment } from '../config.js';
 import { databaseService, setupDatabase } from '../server.js';
 
@@ -90,20 +88,4 @@ export async function startTestDatabase(
   };
 }
 
-export type ToolOutcome = { isError?: boolean; structuredContent?: Record<string, unknown> };
-
-export async function callTool(client: Client, name: string, args: Record<string, unknown>): Promise<ToolOutcome> {
-  return (await client.callTool({ name, arguments: args })) as ToolOutcome;
-}
-
-/** The SPEC §2 error of a failed tool call; fails the test if the call succeeded. */
-export function errorOf(outcome: ToolOutcome) {
-  expect(outcome.isError, JSON.stringify(outcome.structuredContent)).toBe(true);
-  return (outcome.structuredContent as { error: { code: string; message: string; retryable: boolean } }).error;
-}
-
-/** The structured result of a successful tool call; fails the test with the error otherwise. */
-export function resultOf<T = Record<string, unknown>>(outcome: ToolOutcome): T {
-  expect(outcome.isError, JSON.stringify(outcome.structuredContent)).toBeFalsy();
-  return outcome.structuredContent as T;
-}
+export { callTool, errorOf, resultOf, type ToolOutcome } from '@flotilla/testkit';

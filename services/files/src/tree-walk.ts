@@ -1,0 +1,93 @@
+import { constants, promises as fs } from 'node:fs';
+import { TEMP_PREFIX } from './paths.js';
+import { at, type FileHandle } from './sandbox.js';
+
+const { O_RDONLY, O_DIRECTORY, O_NOFOLLOW } = constants;
+
+/** Deeper trees are not walked: a bound on open handles and on a pathological layout's cost. */
+const MAX_DEPTH = 64;
+
+export interface WalkEntry {
+  /** The path as the caller addresses it (below the directory they asked for). */
+  shown: string;
+  name: string;
+  kind: 'file' | 'directory' | 'symlink' | 'other';
+  /** The open directory holding the entry: open the entry as `at(directory, name)`. */
+  directory: FileHandle;
+}
+
+/**
+ * Walks a tree depth-first in name order without following links: every directory is opened from
+ * its parent's handle with O_NOFOLLOW, so a link swapped in during the walk is skipped, not entered.
+ * Temporaries and deny-globbed paths are invisible.
+ */
+export async function* walkTree(
+  start: FileHandle,
+  places: { shown: string; real: string },
+  /** Deny-globs, matched against the real path below the tenant root. */
+  isHidden: (real: string) => boolean,
+  signal: AbortSignal,
+  depth = 0,
+): AsyncGenerator<WalkEntry> {
+  signal.throwIfAborted();
+  const entries = await fs.readdir(at(start), { withFileTypes: true });
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const entry of entries) {
+    if (entry.name.startsWith(TEMP_PREFIX)) continue;
+    const real = places.real === '' ? entry.name : `${places.real}/${entry.name}`;
+    if (isHidden(real)) continue;
+    const shown = places.shown === '' ? entry.name : `${places.shown}/${entry.name}`;
+    const kind = entry.isFile()
+      ? 'file'
+      : entry.isDirectory()
+        ? 'directory'
+        : entry.isSymbolicLink()
+          ? 'symlink'
+          : 'other';
+    yield { shown, name: entry.name, kind, directory: start };
+    if (kind !== 'directory' || depth >= MAX_DEPTH) continue;
+    let child: FileHandle;
+    try {
+      child = await fs.open(at(start, entry.name), O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+    } catch {
+      continue; // removed or replaced by a link since it was listed
+    }
+    try {
+      yield* walkTree(child, { shown, real }, isHidden, signal, depth + 1);
+    } finally {
+      await child.close();
+    }
+  }
+}
+
+/** Bytes used by a tenant's files: the sum every quota check compares against. */
+export async function bytesUsed(root: FileHandle, signal: AbortSignal): Promise<number> {
+  let total = 0;
+  for await (const entry of walkTree(root, { shown: '', real: '' }, () => false, signal)) {
+    if (entry.kind !== 'file') continue;
+    const stats = await fs.lstat(at(entry.directory, entry.name)).catch(() => undefined);
+    total += stats?.size ?? 0;
+  }
+  return total;
+}
+
+/** Deletes a directory tree through handles only, so a link swapped in mid-way is unlinked, never entered. */
+export async function removeTree(parent: FileHandle, name: string): Promise<void> {
+  let directory: FileHandle;
+  try {
+    directory = await fs.open(at(parent, name), O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOTDIR' || code === 'ELOOP') return fs.unlink(at(parent, name));
+    throw error;
+  }
+  try {
+    for (const entry of await fs.readdir(at(directory), { withFileTypes: true })) {
+      if (entry.isDirectory()) await removeTree(directory, entry.name);
+      else await fs.unlink(at(directory, entry.name));
+    }
+  } finally {
+    await directory.close();
+  }
+  await fs.rmdir(at(parent, name));
+}

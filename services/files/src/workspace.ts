@@ -1,0 +1,679 @@
+import { createHash } from 'node:crypto';
+import { constants, promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import { ToolError } from '@flotilla/runtime';
+import picomatch from 'picomatch';
+import { RE2JS } from 're2js';
+import { replaceAtomically } from './atomic-write.js';
+import { decodeContent, looksBinary, mimeTypeOf } from './content.js';
+import { applyEdits, type TextEdit, unifiedDiff } from './edits.js';
+import type { FilesMetrics } from './metrics.js';
+import type { HeldLock, PathLocks } from './path-locks.js';
+import {
+  type DenyList,
+  PathRefusal,
+  parseWorkspacePath,
+  type RefusalReason,
+  splitName,
+  TEMP_PREFIX,
+  type WorkspacePath,
+} from './paths.js';
+import { at, etagOf, type FileHandle, TenantTree, tenantDirectoryName } from './sandbox.js';
+import { bytesUsed, removeTree, walkTree } from './tree-walk.js';
+
+const { O_RDONLY, O_NOFOLLOW, O_NONBLOCK } = constants;
+
+/** Reads go in chunks so a cancelled call stops between them instead of finishing a large read. */
+const READ_CHUNK = 1024 * 1024;
+const GREP_LINE_CHARS = 500;
+
+export interface WorkspaceLimits {
+  maxReadBytes: number;
+  maxWriteBytes: number;
+  tenantQuotaBytes: number;
+  listPageSize: number;
+  grepMaxMatches: number;
+  grepTimeBudgetMs: number;
+}
+
+export type EntryKind = 'file' | 'directory' | 'symlink' | 'other';
+
+const REFUSAL_CODES: Record<RefusalReason, ToolError['code']> = {
+  invalid_path: 'INVALID_ARGUMENT',
+  outside_root: 'FORBIDDEN',
+  symlink: 'FORBIDDEN',
+  denied: 'FORBIDDEN',
+  too_large: 'TOO_LARGE',
+  quota: 'TOO_LARGE',
+  conflict: 'CONFLICT',
+  precondition: 'PRECONDITION_FAILED',
+};
+
+/**
+ * A tenant-scoped view of the shared volume: what every files tool is given instead of `fs`.
+ * Paths are parsed by paths.ts, opened through handles by sandbox.ts, and every refusal is counted
+ * by reason and turned into a tool error here, in one place.
+ */
+export class Workspace {
+  private readonly trees = new Map<string, TenantTree>();
+
+  constructor(
+    /** FILES_ROOT, already resolved to its real path. */
+    private readonly root: string,
+    private readonly deny: DenyList,
+    private readonly limits: WorkspaceLimits,
+    private readonly locks: PathLocks,
+    private readonly metrics: FilesMetrics,
+  ) {}
+
+  get pageSize(): number {
+    return this.limits.listPageSize;
+  }
+
+  async list(tenant: string, raw: string, page: { cursor?: string; limit: number }) {
+    return this.guard(raw, async () => {
+      const path = this.parse(raw);
+      const { handle, stats, realRelative } = await (await this.tree(tenant)).openForRead(path);
+      try {
+        if (!stats.isDirectory())
+          throw new ToolError('INVALID_ARGUMENT', `${show(path)} is a file; use stat or read_file.`);
+        const after = page.cursor === undefined ? undefined : decodeCursor(page.cursor);
+        const names = (await fs.readdir(at(handle)))
+          .filter((name) => !name.startsWith(TEMP_PREFIX) && !this.deny.isDenied(below(realRelative, name)))
+          .sort(byCodeUnit);
+        const start = after === undefined ? 0 : names.findIndex((name) => name > after);
+        const slice = start === -1 ? [] : names.slice(start, start + page.limit);
+        const entries = await Promise.all(
+          slice.map(async (name) => {
+            const entry = await fs.lstat(at(handle, name)).catch(() => undefined);
+            return {
+              name,
+              type: entry ? kindOf(entry) : ('other' as const),
+              size: entry?.isFile() ? entry.size : null,
+              modifiedAt: entry ? entry.mtime.toISOString() : null,
+            };
+          }),
+        );
+        const more = start !== -1 && start + page.limit < names.length;
+        const last = slice.at(-1);
+        return { path: path.relative, entries, nextCursor: more && last ? encodeCursor(last) : null };
+      } finally {
+        await handle.close();
+      }
+    });
+  }
+
+  async stat(tenant: string, raw: string) {
+    return this.guard(raw, async () => {
+      const path = this.parse(raw);
+      const { handle, stats } = await (await this.tree(tenant)).openForRead(path);
+      await handle.close();
+      const isFile = stats.isFile();
+      return {
+        path: path.relative,
+        type: isFile ? ('file' as const) : ('directory' as const),
+        size: Number(stats.size),
+        modifiedAt: new Date(Number(stats.mtimeMs)).toISOString(),
+        etag: etagOf(stats),
+        mimeType: isFile ? mimeTypeOf(path.segments.at(-1) ?? '') : null,
+      };
+    });
+  }
+
+  async read(tenant: string, raw: string, range: { offset: number; length?: number }, signal: AbortSignal) {
+    return this.guard(raw, async () => {
+      const path = this.parse(raw);
+      const { handle, stats } = await (await this.tree(tenant)).openForRead(path);
+      try {
+        if (!stats.isFile())
+          throw new ToolError('INVALID_ARGUMENT', `${show(path)} is a directory; use list_directory.`);
+        const size = Number(stats.size);
+        if (range.offset > size) {
+          throw new ToolError(
+            'INVALID_ARGUMENT',
+            `offset ${range.offset} is past the end of the file (${size} bytes).`,
+          );
+        }
+        const count = Math.min(range.length ?? size - range.offset, size - range.offset);
+        if (count > this.limits.maxReadBytes) {
+          throw new PathRefusal(
+            'too_large',
+            `${show(path)} has ${size - range.offset} bytes from offset ${range.offset}; one read returns at most ` +
+              `${this.limits.maxReadBytes}. Read it in ranges with offset and length, or use grep to find what you need.`,
+          );
+        }
+        const bytes = Buffer.allocUnsafe(count);
+        for (let done = 0; done < count; ) {
+          signal.throwIfAborted();
+          const { bytesRead } = await handle.read(bytes, done, Math.min(READ_CHUNK, count - done), range.offset + done);
+          if (bytesRead === 0) break;
+          done += bytesRead;
+        }
+        const decoded = decodeContent(path.segments.at(-1) ?? '', bytes, range.offset + count >= size);
+        this.metrics.bytesRead.inc(decoded.length);
+        return {
+          path: path.relative,
+          etag: etagOf(stats),
+          size,
+          offset: range.offset,
+          length: decoded.length,
+          eof: range.offset + decoded.length >= size,
+          mimeType: decoded.mimeType,
+          encoding: decoded.encoding,
+          content: decoded.content,
+        };
+      } finally {
+        await handle.close();
+      }
+    });
+  }
+
+  async search(tenant: string, raw: string, glob: string, signal: AbortSignal) {
+    return this.guard(raw, async () => {
+      const path = this.parse(raw);
+      const matches = picomatch(glob, { dot: false });
+      const deadline = Date.now() + this.limits.grepTimeBudgetMs;
+      const found: { path: string; type: EntryKind }[] = [];
+      let truncated = false;
+      await this.walkDirectory(tenant, path, signal, async (entry) => {
+        if (found.length >= this.limits.listPageSize || Date.now() > deadline) {
+          truncated = true;
+          return false;
+        }
+        if (matches(entry.below)) found.push({ path: entry.shown, type: entry.kind });
+        return true;
+      });
+      return { path: path.relative, matches: found, truncated };
+    });
+  }
+
+  async grep(tenant: string, raw: string, query: { pattern: string; glob?: string }, signal: AbortSignal) {
+    return this.guard(raw, async () => {
+      const path = this.parse(raw);
+      const regex = compileLinear(query.pattern);
+      const included = query.glob ? picomatch(query.glob, { dot: false }) : () => true;
+      const deadline = Date.now() + this.limits.grepTimeBudgetMs;
+      const matches: { path: string; line: number; text: string }[] = [];
+      let filesSearched = 0;
+      let filesSkipped = 0;
+      let truncated = false;
+      const searchFile = async (file: FileHandle, shown: string) => {
+        const { size } = await file.stat();
+        if (size > this.limits.maxReadBytes) {
+          filesSkipped += 1;
+          return;
+        }
+        const bytes = await file.readFile();
+        if (looksBinary(bytes.subarray(0, 8192))) {
+          filesSkipped += 1;
+          return;
+        }
+        filesSearched += 1;
+        const lines = bytes.toString('utf8').split('\n');
+        for (const [index, line] of lines.entries()) {
+          if (!regex.matcher(line).find()) continue;
+          if (matches.length >= this.limits.grepMaxMatches) {
+            truncated = true;
+            return;
+          }
+          matches.push({ path: shown, line: index + 1, text: line.slice(0, GREP_LINE_CHARS) });
+        }
+      };
+      const tree = await this.tree(tenant);
+      const { handle, stats } = await tree.openForRead(path);
+      try {
+        if (stats.isFile()) await searchFile(handle, path.relative);
+      } finally {
+        await handle.close();
+      }
+      if (!stats.isFile()) {
+        await this.walkDirectory(tenant, path, signal, async (entry) => {
+          if (truncated || Date.now() > deadline) {
+            truncated = true;
+            return false;
+          }
+          if (entry.kind !== 'file' || !included(entry.below)) return true;
+          const file = await fs
+            .open(at(entry.directory, entry.name), O_RDONLY | O_NOFOLLOW | O_NONBLOCK)
+            .catch(() => undefined);
+          if (!file) return true;
+          try {
+            await searchFile(file, entry.shown);
+          } finally {
+            await file.close();
+          }
+          return true;
+        });
+      }
+      return { path: path.relative, matches, filesSearched, filesSkipped, truncated };
+    });
+  }
+
+  async write(
+    tenant: string,
+    raw: string,
+    bytes: Uint8Array,
+    conditions: { ifMatch?: string; createOnly: boolean },
+    signal: AbortSignal,
+  ) {
+    return this.guard(raw, async () => {
+      const path = this.parse(raw);
+      const { parent, name } = splitName(path);
+      if (bytes.length > this.limits.maxWriteBytes) {
+        throw new PathRefusal(
+          'too_large',
+          `The content is ${bytes.length} bytes; the limit is ${this.limits.maxWriteBytes}.`,
+        );
+      }
+      const tree = await this.tree(tenant);
+      return this.withLock(tenant, [path], signal, async (locks) => {
+        const { handle: directory } = await tree.openDirectory(parent, true);
+        try {
+          const existing = await fs.lstat(at(directory, name), { bigint: true }).catch(ignoreMissing);
+          if (existing?.isSymbolicLink()) {
+            throw new PathRefusal(
+              'symlink',
+              `${show(path)} is a symbolic link; writes never go through links. Delete it first.`,
+            );
+          }
+          if (existing && !existing.isFile()) throw new PathRefusal('conflict', `${show(path)} is a directory.`);
+          if (conditions.createOnly && existing) {
+            throw new PathRefusal('conflict', `${show(path)} already exists (createOnly was set).`);
+          }
+          if (conditions.ifMatch !== undefined)
+            this.checkEtag(path, existing ? etagOf(existing) : undefined, conditions.ifMatch);
+          await this.checkQuota(tree, bytes.length - Number(existing?.size ?? 0n), signal);
+          const stats = await replaceAtomically(directory, name, bytes, {
+            createOnly: conditions.createOnly,
+            beforeCommit: () => stillOurs(locks, signal),
+          });
+          this.metrics.bytesWritten.inc(bytes.length);
+          return { path: path.relative, etag: etagOf(stats), size: Number(stats.size), created: !existing };
+        } finally {
+          await directory.close();
+        }
+      });
+    });
+  }
+
+  async edit(
+    tenant: string,
+    raw: string,
+    edits: readonly TextEdit[],
+    options: { ifMatch?: string; dryRun: boolean },
+    signal: AbortSignal,
+  ) {
+    return this.guard(raw, async () => {
+      const path = this.parse(raw);
+      const { parent, name } = splitName(path);
+      const tree = await this.tree(tenant);
+      return this.withLock(tenant, [path], signal, async (locks) => {
+        const { handle: directory } = await tree.openDirectory(parent, false);
+        try {
+          const before = await this.readTextForEdit(directory, name, path, options.ifMatch);
+          const after = applyEdits(before.text, edits);
+          const diff = unifiedDiff(path.relative, before.text, after);
+          if (options.dryRun) return { path: path.relative, etag: before.etag, diff, dryRun: true };
+          const bytes = Buffer.from(after, 'utf8');
+          if (bytes.length > this.limits.maxWriteBytes) {
+            throw new PathRefusal(
+              'too_large',
+              `The edited file would be ${bytes.length} bytes; the limit is ${this.limits.maxWriteBytes}.`,
+            );
+          }
+          await this.checkQuota(tree, bytes.length - before.size, signal);
+          const stats = await replaceAtomically(directory, name, bytes, {
+            createOnly: false,
+            beforeCommit: () => stillOurs(locks, signal),
+          });
+          this.metrics.bytesWritten.inc(bytes.length);
+          return { path: path.relative, etag: etagOf(stats), diff, dryRun: false };
+        } finally {
+          await directory.close();
+        }
+      });
+    });
+  }
+
+  async makeDirectory(tenant: string, raw: string) {
+    return this.guard(raw, async () => {
+      const path = this.parse(raw);
+      const { handle, created } = await (await this.tree(tenant)).openDirectory(path, true);
+      await handle.close();
+      return { path: path.relative, created };
+    });
+  }
+
+  async move(tenant: string, rawFrom: string, rawTo: string, overwrite: boolean, signal: AbortSignal) {
+    return this.guard(rawFrom, async () => {
+      const from = this.parse(rawFrom);
+      const to = this.parse(rawTo);
+      const source = splitName(from);
+      const target = splitName(to);
+      if (to.relative === from.relative || to.relative.startsWith(`${from.relative}/`)) {
+        throw new PathRefusal('invalid_path', `Cannot move ${show(from)} to itself or into itself.`);
+      }
+      const tree = await this.tree(tenant);
+      return this.withLock(tenant, [from, to], signal, async (locks) => {
+        const { handle: fromDirectory } = await tree.openDirectory(source.parent, false);
+        try {
+          const { handle: toDirectory } = await tree.openDirectory(target.parent, true);
+          try {
+            const moving = await fs.lstat(at(fromDirectory, source.name));
+            const existing = await fs.lstat(at(toDirectory, target.name)).catch(ignoreMissing);
+            if (existing && !overwrite) {
+              throw new PathRefusal('conflict', `${show(to)} already exists; pass overwrite: true to replace it.`);
+            }
+            if (existing?.isDirectory() && !moving.isDirectory()) {
+              throw new PathRefusal('conflict', `${show(to)} is a directory; a file cannot replace it.`);
+            }
+            await stillOurs(locks, signal);
+            await fs.rename(at(fromDirectory, source.name), at(toDirectory, target.name));
+            await Promise.all([fromDirectory.sync(), toDirectory.sync()]);
+            return { from: from.relative, to: to.relative, overwritten: existing !== undefined };
+          } finally {
+            await toDirectory.close();
+          }
+        } finally {
+          await fromDirectory.close();
+        }
+      });
+    });
+  }
+
+  async delete(tenant: string, raw: string, recursive: boolean, signal: AbortSignal) {
+    return this.guard(raw, async () => {
+      const path = this.parse(raw);
+      const { parent, name } = splitName(path);
+      const tree = await this.tree(tenant);
+      return this.withLock(tenant, [path], signal, async (locks) => {
+        const { handle: directory } = await tree.openDirectory(parent, false);
+        try {
+          const target = await fs.lstat(at(directory, name));
+          await stillOurs(locks, signal);
+          if (!target.isDirectory()) {
+            await fs.unlink(at(directory, name));
+          } else if (recursive) {
+            await removeTree(directory, name);
+          } else {
+            await fs.rmdir(at(directory, name)).catch((error: NodeJS.ErrnoException) => {
+              if (error.code !== 'ENOTEMPTY') throw error;
+              throw new PathRefusal(
+                'precondition',
+                `${show(path)} is a non-empty directory; pass recursive: true to delete it.`,
+              );
+            });
+          }
+          await directory.sync();
+          return { path: path.relative, type: kindOf(target), deleted: true };
+        } finally {
+          await directory.close();
+        }
+      });
+    });
+  }
+
+  /** Readiness: the volume is mounted and writable (a probe file is written, synced and removed). */
+  async checkWritable(): Promise<void> {
+    const probe = join(this.root, `.flotilla-readyz-${process.pid}`);
+    const file = await fs.open(probe, 'w', 0o600);
+    try {
+      await file.writeFile('ok');
+      await file.sync();
+    } finally {
+      await file.close();
+      await fs.unlink(probe).catch(() => undefined);
+    }
+  }
+
+  private parse(raw: string): WorkspacePath {
+    const path = parseWorkspacePath(raw);
+    this.deny.check(path);
+    return path;
+  }
+
+  private async tree(tenant: string): Promise<TenantTree> {
+    const known = this.trees.get(tenant);
+    if (known) return known;
+    const root = join(this.root, tenantDirectoryName(tenant));
+    await fs.mkdir(root, { mode: 0o750 }).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EEXIST') throw error;
+    });
+    const tree = new TenantTree(root, this.deny);
+    this.trees.set(tenant, tree);
+    return tree;
+  }
+
+  private async walkDirectory(
+    tenant: string,
+    path: WorkspacePath,
+    signal: AbortSignal,
+    visit: (entry: {
+      shown: string;
+      below: string;
+      name: string;
+      kind: EntryKind;
+      directory: FileHandle;
+    }) => Promise<boolean>,
+  ): Promise<void> {
+    const { handle, stats, realRelative } = await (await this.tree(tenant)).openForRead(path);
+    try {
+      if (!stats.isDirectory()) throw new ToolError('INVALID_ARGUMENT', `${show(path)} is a file; give a directory.`);
+      for await (const entry of walkTree(
+        handle,
+        { shown: '', real: realRelative },
+        (real) => this.deny.isDenied(real),
+        signal,
+      )) {
+        const shown = below(path.relative, entry.shown);
+        if (!(await visit({ ...entry, shown, below: entry.shown }))) return;
+      }
+    } finally {
+      await handle.close();
+    }
+  }
+
+  private async readTextForEdit(directory: FileHandle, name: string, path: WorkspacePath, ifMatch: string | undefined) {
+    let file: FileHandle;
+    try {
+      file = await fs.open(at(directory, name), O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ELOOP') {
+        throw new PathRefusal('symlink', `${show(path)} is a symbolic link; edits never go through links.`);
+      }
+      throw error;
+    }
+    try {
+      const stats = await file.stat({ bigint: true });
+      if (!stats.isFile()) throw new ToolError('INVALID_ARGUMENT', `${show(path)} is not a file.`);
+      if (stats.size > BigInt(this.limits.maxWriteBytes)) {
+        throw new PathRefusal(
+          'too_large',
+          `${show(path)} is larger than ${this.limits.maxWriteBytes} bytes; edit_file cannot change it.`,
+        );
+      }
+      const etag = etagOf(stats);
+      if (ifMatch !== undefined) this.checkEtag(path, etag, ifMatch);
+      const bytes = await file.readFile();
+      if (looksBinary(bytes))
+        throw new ToolError('INVALID_ARGUMENT', `${show(path)} is binary; edit_file changes text files only.`);
+      return { text: bytes.toString('utf8'), etag, size: bytes.length };
+    } finally {
+      await file.close();
+    }
+  }
+
+  private checkEtag(path: WorkspacePath, current: string | undefined, expected: string): void {
+    if (current === undefined) {
+      throw new PathRefusal('precondition', `${show(path)} does not exist, so ifMatch ${expected} cannot match.`);
+    }
+    if (current !== expected) {
+      throw new PathRefusal(
+        'precondition',
+        `${show(path)} changed since it was read (etag is now ${current}, not ${expected}). Read it again and redo the change.`,
+      );
+    }
+  }
+
+  /**
+   * Sums the tenant's files before any byte is written. Concurrent writers on other replicas can
+   * together overshoot by at most their own sizes: the quota is a bound on steady use, not a lock.
+   */
+  private async checkQuota(tree: TenantTree, growth: number, signal: AbortSignal): Promise<void> {
+    if (growth <= 0) return;
+    const { handle } = await tree.openDirectory({ relative: '', segments: [] }, false);
+    let used: number;
+    try {
+      used = await bytesUsed(handle, signal);
+    } finally {
+      await handle.close();
+    }
+    if (used + growth > this.limits.tenantQuotaBytes) {
+      throw new PathRefusal(
+        'quota',
+        `This write needs ${growth} more bytes but the workspace uses ${used} of its ${this.limits.tenantQuotaBytes}-byte quota. ` +
+          'Delete files you no longer need, then retry.',
+      );
+    }
+  }
+
+  /** Holds the leases of every path a change touches, in a fixed order so two moves cannot deadlock. */
+  private async withLock<T>(
+    tenant: string,
+    paths: readonly WorkspacePath[],
+    signal: AbortSignal,
+    work: (locks: HeldLock[]) => Promise<T>,
+  ): Promise<T> {
+    const keys = [...new Set(paths.map((path) => lockKey(tenant, path)))].sort();
+    const held: HeldLock[] = [];
+    try {
+      for (const key of keys) {
+        const lock = await this.locks.acquire(key, signal);
+        if (!lock) {
+          throw new ToolError('CONFLICT', 'Another change to this file is in progress; read it again and retry.', {
+            retryable: true,
+            retryAfterMs: 250,
+          });
+        }
+        held.push(lock);
+      }
+      return await work(held);
+    } finally {
+      await Promise.all(held.map((lock) => lock.release().catch(() => undefined)));
+    }
+  }
+
+  /** Refusals are counted by reason; file-system errors become the tool error a model can act on, never a raw path. */
+  private async guard<T>(raw: string, work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      if (error instanceof PathRefusal) {
+        this.metrics.refusals.inc({ reason: error.reason });
+        throw new ToolError(REFUSAL_CODES[error.reason], error.message);
+      }
+      if (error instanceof ToolError) {
+        if (error.code === 'CONFLICT') this.metrics.refusals.inc({ reason: 'conflict' });
+        if (error.code === 'PRECONDITION_FAILED') this.metrics.refusals.inc({ reason: 'precondition' });
+        throw error;
+      }
+      throw fileSystemError(error, raw);
+    }
+  }
+}
+
+function fileSystemError(error: unknown, raw: string): unknown {
+  const shown = JSON.stringify(raw);
+  switch ((error as NodeJS.ErrnoException).code) {
+    case 'ENOENT':
+    case 'ENOTDIR':
+      return new ToolError(
+        'NOT_FOUND',
+        `${shown} does not exist. Use list_directory or search_files to find the path.`,
+      );
+    case 'ELOOP':
+      return new ToolError('FORBIDDEN', `${shown} goes through a loop of symbolic links.`);
+    case 'EEXIST':
+      return new ToolError('CONFLICT', `${shown} already exists.`);
+    case 'ENOTEMPTY':
+      return new ToolError('CONFLICT', `The target of ${shown} is a non-empty directory.`);
+    case 'EISDIR':
+      return new ToolError('INVALID_ARGUMENT', `${shown} is a directory.`);
+    case 'ENAMETOOLONG':
+      return new ToolError('INVALID_ARGUMENT', `${shown} is too long.`);
+    case 'ENOSPC':
+    case 'EDQUOT':
+      return new ToolError('UNAVAILABLE', 'The shared volume is full; retry later.', { retryAfterMs: 30_000 });
+    default:
+      return error;
+  }
+}
+
+/** RE2 semantics: matching time grows linearly with the input, so no pattern can stall the server. */
+function compileLinear(pattern: string): RE2JS {
+  try {
+    return RE2JS.compile(pattern);
+  } catch (error) {
+    throw new ToolError(
+      'INVALID_ARGUMENT',
+      `The pattern is not a valid RE2 regular expression (${(error as Error).message}). ` +
+        'Backreferences and lookaround are not supported.',
+    );
+  }
+}
+
+async function stillOurs(locks: readonly HeldLock[], signal: AbortSignal): Promise<void> {
+  signal.throwIfAborted();
+  for (const lock of locks) {
+    if (!(await lock.stillHeld())) {
+      throw new ToolError('CONFLICT', 'The change took too long and lost its lock; read the file again and retry.', {
+        retryable: true,
+      });
+    }
+  }
+}
+
+function lockKey(tenant: string, path: WorkspacePath): string {
+  return `flotilla:files:lock:${createHash('sha256').update(`${tenant}\0${path.relative}`).digest('hex')}`;
+}
+
+function kindOf(stats: { isFile(): boolean; isDirectory(): boolean; isSymbolicLink(): boolean }): EntryKind {
+  if (stats.isFile()) return 'file';
+  if (stats.isDirectory()) return 'directory';
+  if (stats.isSymbolicLink()) return 'symlink';
+  return 'other';
+}
+
+function ignoreMissing(error: NodeJS.ErrnoException): undefined {
+  if (error.code === 'ENOENT') return undefined;
+  throw error;
+}
+
+function below(directory: string, name: string): string {
+  return directory === '' ? name : `${directory}/${name}`;
+}
+
+function show(path: WorkspacePath): string {
+  return JSON.stringify(path.relative === '' ? '.' : path.relative);
+}
+
+function byCodeUnit(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function encodeCursor(lastName: string): string {
+  return Buffer.from(JSON.stringify({ after: lastName })).toString('base64url');
+}
+
+function decodeCursor(cursor: string): string {
+  try {
+    const { after } = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { after?: unknown };
+    if (typeof after === 'string') return after;
+  } catch {
+    // falls through to the refusal below
+  }
+  throw new ToolError(
+    'INVALID_ARGUMENT',
+    'The cursor is not one this server issued; omit it to start from the first page.',
+  );
+}

@@ -1,8 +1,9 @@
 import { mkdir, mkdtemp, readdir, readFile, realpath, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { type RunningService, startService } from '@flotilla/runtime';
-import { connectMcpClient, mintApiKey, writeApiKeysFile } from '@flotilla/testkit';
+import { connectMcpClient, mintApiKey, type ServiceProcess, spawnService, writeApiKeysFile } from '@flotilla/testkit';
 import type { Client } from '@modelcontextprotocol/client';
 import { filesEnvironment } from '../config.js';
 import { tenantDirectoryName } from '../sandbox.js';
@@ -19,9 +20,11 @@ export interface FilesTestBed {
   outside: string;
   tenantRoot(tenant: string): string;
   /** A server on this root with API-key auth; `env` overrides the defaults. */
-  startServer(env?: Record<string, string>): Promise<RunningService>;
+  startServer(env?: Record<string, string>, logDestination?: { write(line: string): void }): Promise<RunningService>;
+  /** The built server (dist/main.js) as its own process, for tests that measure the process itself. */
+  spawnServer(env?: Record<string, string>): Promise<ServiceProcess>;
   /** An MCP client for `tenant` (all files scopes unless `scopes` says otherwise). */
-  connect(service: RunningService, tenant: string, scopes?: string[]): Promise<Client>;
+  connect(service: { mcpUrl: string }, tenant: string, scopes?: string[]): Promise<Client>;
   stop(): Promise<void>;
 }
 
@@ -37,6 +40,7 @@ export async function startFilesTestBed(): Promise<FilesTestBed> {
   await mkdir(outside);
   await writeFile(join(outside, 'secret.txt'), 'outside secret\n');
   const services: RunningService[] = [];
+  const processes: ServiceProcess[] = [];
   const clients: Client[] = [];
   const keys = new Map<string, { key: string }>();
   const entries: ReturnType<typeof mintApiKey>['entry'][] = [];
@@ -60,8 +64,9 @@ export async function startFilesTestBed(): Promise<FilesTestBed> {
     root,
     outside,
     tenantRoot: (tenant) => join(root, tenantDirectoryName(tenant)),
-    async startServer(env = {}) {
+    async startServer(env = {}, logDestination = undefined) {
       const service = await startService({
+        logDestination,
         definition: filesService,
         environment: filesEnvironment,
         setup: setupFiles,
@@ -83,6 +88,18 @@ export async function startFilesTestBed(): Promise<FilesTestBed> {
       services.push(service);
       return service;
     },
+    async spawnServer(env = {}) {
+      const process = await spawnService(fileURLToPath(new URL('../../dist/main.js', import.meta.url)), {
+        AUTH_MODE: 'api-key',
+        AUTH_API_KEYS_FILE: keysFile,
+        SHUTDOWN_DELAY_MS: '0',
+        RATE_LIMIT_PER_MINUTE: '1000000',
+        FILES_ROOT: root,
+        ...env,
+      });
+      processes.push(process);
+      return process;
+    },
     async connect(service, tenant, scopes = ALL_SCOPES) {
       const key = keys.get(`${tenant}:${scopes.join(',')}`);
       if (!key) throw new Error(`no key minted for ${tenant} with ${scopes.join(',')}`);
@@ -93,6 +110,7 @@ export async function startFilesTestBed(): Promise<FilesTestBed> {
     async stop() {
       await Promise.all(clients.map((client) => client.close()));
       await Promise.all(services.map((service) => service.shutdown()));
+      await Promise.all(processes.map((process) => process.stop()));
       await rm(base, { recursive: true, force: true });
     },
   };

@@ -1,17 +1,22 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connectMcpClient } from '@flotilla/testkit';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 
 const devFleet = fileURLToPath(new URL('../../scripts/dev-fleet.mjs', import.meta.url));
 
 /** What `npm start` runs after building: the demo fleet with no external services. */
 describe('npm start', () => {
-  it('serves the demo database to an MCP client configured from what it prints, and stops cleanly', async () => {
+  it('serves the demo database and workspace to MCP clients configured from what it prints, and stops cleanly', async () => {
+    const workspace = await mkdtemp(join(tmpdir(), 'flotilla-npm-start-'));
+    onTestFinished(() => rm(workspace, { recursive: true, force: true }));
     const env: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' };
     const fleet = spawn(process.execPath, [devFleet], {
-      env: { ...env, PORT: '0', ADMIN_PORT: '0' },
+      env: { ...env, PORT: '0', ADMIN_PORT: '0', FILES_ROOT: workspace },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -29,10 +34,30 @@ describe('npm start', () => {
       }
       expect(stdout, stderr).toContain('Press Ctrl-C');
       const json = stdout.slice(stdout.indexOf('{'), stdout.lastIndexOf('}') + 1);
-      const server = JSON.parse(json).mcpServers['flotilla-database'] as {
-        url: string;
-        headers: { Authorization: string };
-      };
+      const servers = JSON.parse(json).mcpServers as Record<string, { url: string; headers: Record<string, string> }>;
+      expect(Object.keys(servers).sort()).toEqual(['flotilla-database', 'flotilla-files']);
+      const server = servers['flotilla-database'] as { url: string; headers: Record<string, string> };
+      const files = await connectMcpClient(servers['flotilla-files']?.url ?? '', {
+        headers: servers['flotilla-files']?.headers,
+      });
+      try {
+        const listing = (await files.callTool({ name: 'list_directory', arguments: { path: '' } }))
+          .structuredContent as {
+          entries: { name: string }[];
+        };
+        expect(listing.entries.map((entry) => entry.name)).toEqual(['README.md', 'notes']);
+        const edited = await files.callTool({
+          name: 'edit_file',
+          arguments: {
+            path: 'notes/todo.md',
+            edits: [{ oldText: '- [ ] connect an agent', newText: '- [x] connect an agent' }],
+          },
+        });
+        expect(edited.isError).toBeFalsy();
+        expect(await readFile(join(workspace, 'local/notes/todo.md'), 'utf8')).toContain('- [x] connect an agent');
+      } finally {
+        await files.close();
+      }
       const client = await connectMcpClient(server.url, { headers: server.headers });
       try {
         const tables = (await client.callTool({ name: 'list_tables', arguments: {} })).structuredContent as {

@@ -252,6 +252,11 @@ describe('scopes, probes, metrics and audit', () => {
     expect(await readFile(join(root, 'keep.txt'), 'utf8')).toBe('keep');
   });
 
+  it('keeps every tool schema in a reviewed snapshot, so a schema change shows up in review', async () => {
+    const { tools } = await acme.listTools();
+    await expect(`${JSON.stringify(tools, null, 2)}\n`).toMatchFileSnapshot('./__snapshots__/tools-list.json');
+  });
+
   it('declares truthful annotations', async () => {
     const tools = Object.fromEntries((await acme.listTools()).tools.map((tool) => [tool.name, tool.annotations]));
     for (const name of ['list_directory', 'stat', 'read_file', 'search_files', 'grep']) {

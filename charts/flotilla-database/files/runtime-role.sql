@@ -1,0 +1,1 @@
+../../../services/database/sql/runtime-role.sql

@@ -1,0 +1,1 @@
+../../../services/database/sql/tenant-policy.sql

@@ -71,7 +71,13 @@ export const runtimeEnvironment = {
 };
 
 const RuntimeSchema = z.object(runtimeEnvironment);
-export type RuntimeConfig = z.output<typeof RuntimeSchema> & { PUBLIC_URL: string; transport: 'http' | 'stdio' };
+
+/**
+ * How MCP is served: Streamable HTTP, stdio, or `none` for a process that only does background work
+ * (a queue worker) and exposes nothing but the admin port.
+ */
+export type Transport = 'http' | 'stdio' | 'none';
+export type RuntimeConfig = z.output<typeof RuntimeSchema> & { PUBLIC_URL: string; transport: Transport };
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -89,11 +95,12 @@ export function isLoopback(host: string): boolean {
  */
 export function loadConfig<Shape extends z.ZodRawShape>(
   serviceShape: Shape,
-  options: { env?: NodeJS.ProcessEnv; transport: 'http' | 'stdio' },
+  options: { env?: NodeJS.ProcessEnv; transport: Transport },
 ): RuntimeConfig & z.output<z.ZodObject<Shape>> {
   const env = { ...(options.env ?? process.env) };
-  // stdio runs as the local user's own child process; it needs no credentials unless asked to.
-  if (options.transport === 'stdio' && !env.AUTH_MODE) env.AUTH_MODE = 'none';
+  // stdio runs as the local user's own child process, and a process without an MCP endpoint has no
+  // callers at all; neither needs credentials unless asked to.
+  if (options.transport !== 'http' && !env.AUTH_MODE) env.AUTH_MODE = 'none';
   if (!env.AUTH_MODE) env.AUTH_MODE = 'api-key';
   const schema = z.object({ ...runtimeEnvironment, ...serviceShape });
   const parsed = schema.safeParse(env);
@@ -121,7 +128,7 @@ export function loadConfig<Shape extends z.ZodRawShape>(
   return config;
 }
 
-function crossFieldProblems(env: NodeJS.ProcessEnv, transport: 'http' | 'stdio'): string[] {
+function crossFieldProblems(env: NodeJS.ProcessEnv, transport: Transport): string[] {
   const problems: string[] = [];
   const modes = (env.AUTH_MODE ?? '').split(',').map((mode) => mode.trim());
   if (modes.includes('none') && transport === 'http' && !isLoopback(env.HOST ?? '0.0.0.0')) {

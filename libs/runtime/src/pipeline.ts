@@ -71,11 +71,13 @@ export class ToolPipeline<Deps> {
     return missingScopes(principal, entry.tool.scopes);
   }
 
-  /** Every scope any offered tool needs: what a 401 challenge advertises. */
+  /** Every scope any offered tool needs or checks for: what a 401 challenge advertises. */
   scopesSupported(): string[] {
     const scopes = new Set<string>();
-    for (const entry of this.registry.values())
-      if (entry.exposed.exposed) for (const s of entry.tool.scopes) scopes.add(s);
+    for (const entry of this.registry.values()) {
+      if (!entry.exposed.exposed) continue;
+      for (const s of [...entry.tool.scopes, ...(entry.tool.optionalScopes ?? [])]) scopes.add(s);
+    }
     return [...scopes].sort();
   }
 

@@ -15,7 +15,7 @@ import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import type { DestinationStream } from 'pino';
 import type { z } from 'zod';
 import { createAdminApp } from './admin-app.js';
-import { ConfigError, loadConfig, type RuntimeConfig } from './config.js';
+import { ConfigError, loadConfig, type RuntimeConfig, type Transport } from './config.js';
 import { createHttpApp, InflightTracker } from './http-app.js';
 import { ToolPipeline } from './pipeline.js';
 import { resourceIdentityProblems } from './startup-check.js';
@@ -54,13 +54,14 @@ export interface ServiceParts<Deps> {
 export interface StartOptions<Shape extends z.ZodRawShape, Deps> {
   definition: ServiceDefinition<Deps>;
   environment: Shape;
-  transport: 'http' | 'stdio';
+  transport: Transport;
   setup(kit: ServiceKit<RuntimeConfig & z.output<z.ZodObject<Shape>>>): Promise<ServiceParts<Deps>>;
   env?: NodeJS.ProcessEnv;
   logDestination?: DestinationStream;
 }
 
 export interface RunningService {
+  /** Empty with transport `none`. */
   readonly mcpUrl: string;
   readonly adminUrl: string;
   readonly config: RuntimeConfig;
@@ -172,6 +173,37 @@ export async function startService<Shape extends z.ZodRawShape, Deps>(
     };
   }
 
+  if (options.transport === 'none') {
+    let draining = false;
+    const admin = createAdminApp({ metrics, isDraining: () => draining, checkReadiness });
+    const adminServer = await listen(admin.app, config.ADMIN_PORT, config.HOST);
+    const adminPort = (adminServer.address() as AddressInfo).port;
+    logger.info({ adminPort }, 'serving probes and metrics only: this process has no MCP endpoint');
+    void checkReadiness();
+    let stopping: Promise<void> | undefined;
+    return {
+      mcpUrl: '',
+      adminUrl: `http://${displayHost(config.HOST)}:${adminPort}`,
+      config,
+      logger,
+      // No endpoint to deregister and no calls to drain: unready, then the service's own background
+      // work stops in closeParts, while the probes keep answering.
+      shutdown: () => {
+        stopping ??= (async () => {
+          draining = true;
+          logger.info('shutting down: unready, stopping background work');
+          await closeParts();
+          await new Promise<void>((resolve) => adminServer.close(() => resolve()));
+          adminServer.closeAllConnections();
+          admin.stop();
+          await stopTracing();
+          logger.info('shutdown complete');
+        })();
+        return stopping;
+      },
+    };
+  }
+
   const authenticator = await createAuthenticator({
     methods: config.AUTH_MODE,
     publicUrl: config.PUBLIC_URL,
@@ -205,7 +237,7 @@ export async function startService<Shape extends z.ZodRawShape, Deps>(
   const adminServer = await listen(admin.app, config.ADMIN_PORT, config.HOST);
   const mcpPort = (mcpServer.address() as AddressInfo).port;
   const adminPort = (adminServer.address() as AddressInfo).port;
-  const host = config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST;
+  const host = displayHost(config.HOST);
   logger.info(
     { port: mcpPort, adminPort, authMode: config.AUTH_MODE, readOnly: config.READ_ONLY },
     'serving MCP over HTTP',
@@ -258,20 +290,25 @@ function listen(app: import('express').Express, port: number, host: string): Pro
   });
 }
 
+/** The host part of a URL that reaches a server bound to `host` from this machine. */
+function displayHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
+}
+
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
 /**
- * The process wiring shared by every service's main.ts: `--stdio` picks the transport, a bad
- * configuration exits 1 with one message, SIGTERM/SIGINT shut down gracefully and a second one
- * exits at once.
+ * The process wiring shared by every service's main.ts: `--stdio` picks the transport (unless the
+ * service names one), a bad configuration exits 1 with one message, SIGTERM/SIGINT shut down
+ * gracefully and a second one exits at once.
  */
 export async function runService<Shape extends z.ZodRawShape, Deps>(
-  options: Omit<StartOptions<Shape, Deps>, 'transport'> & { argv?: string[] },
+  options: Omit<StartOptions<Shape, Deps>, 'transport'> & { argv?: string[]; transport?: Transport },
 ): Promise<void> {
   const argv = options.argv ?? process.argv.slice(2);
-  const transport = argv.includes('--stdio') ? 'stdio' : 'http';
+  const transport = options.transport ?? (argv.includes('--stdio') ? 'stdio' : 'http');
   let running: RunningService;
   try {
     running = await startService({ ...options, transport });

@@ -31,6 +31,11 @@ export interface ToolDefinition<
   title: string;
   description: string;
   scopes: readonly string[];
+  /**
+   * Scopes the handler itself checks for some inputs only (a mass send needing notify:broadcast):
+   * never required to call the tool, but advertised with the others, so a client knows to ask for them.
+   */
+  optionalScopes?: readonly string[];
   annotations: ToolAnnotations;
   input: Input;
   output: Output;

@@ -14,18 +14,19 @@ export interface ServiceProcess {
 }
 
 /**
- * Starts a built service (`node dist/main.js`) as its own process on free ports, the way it runs in
- * production, and resolves once its /readyz answers 200.
+ * Starts a built service (`node dist/main.js`, with `args` such as `--role=worker`) as its own
+ * process on free ports, the way it runs in production, and resolves once its /readyz answers 200.
  */
 export async function spawnService(
   main: string,
   env: Record<string, string>,
   timeoutMs = 20_000,
+  args: readonly string[] = [],
 ): Promise<ServiceProcess> {
   // Port 0 would leave the chosen port unknown to this side, so it means "pick a free one" here too.
   const port = Number(env.PORT) || (await freePort());
   const adminPort = Number(env.ADMIN_PORT) || (await freePort());
-  const child = spawn(process.execPath, [main], {
+  const child = spawn(process.execPath, [main, ...args], {
     env: {
       PATH: process.env.PATH ?? '',
       HOST: '127.0.0.1',

@@ -1,0 +1,168 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type RunningService, startService } from '@flotilla/runtime';
+import {
+  callTool,
+  type PostgresInstance,
+  resultOf,
+  runSqlFile,
+  type ServiceProcess,
+  spawnService,
+  startPostgres,
+} from '@flotilla/testkit';
+import type { Client } from '@modelcontextprotocol/client';
+import pg from 'pg';
+import { stringify } from 'yaml';
+import { notificationsEnvironment } from '../config.js';
+import { migrate } from '../migrate.js';
+import { notificationsService, type Role, setupNotifications } from '../server.js';
+
+export const sqlFile = (name: string) => fileURLToPath(new URL(`../../sql/${name}`, import.meta.url));
+export const MAIN = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
+
+export const RUNTIME_ROLE = 'flotilla_notifications';
+export const RUNTIME_PASSWORD = 'runtime-password';
+export const MIGRATION_ROLE = 'flotilla_notifications_migrator';
+export const MIGRATION_PASSWORD = 'migration-password';
+
+/** A fresh Standard Webhooks signing secret. */
+export function newWebhookSecret(): string {
+  return `whsec_${randomBytes(32).toString('base64')}`;
+}
+
+export interface TestNotifications {
+  postgres: PostgresInstance;
+  /** The runtime role from sql/runtime-role.sql: what every test server connects as. */
+  runtimeUrl: string;
+  migrationUrl: string;
+  channelsFile: string;
+  /** One superuser connection per statement. */
+  admin(sql: string, params?: unknown[]): Promise<pg.QueryResult>;
+  /** A server in this process: HTTP on loopback, no auth unless `env` says otherwise. */
+  startServer(env?: Record<string, string>, role?: Role): Promise<RunningService>;
+  /** The built server (dist/main.js) as its own process, the way it runs in production. */
+  spawnServer(env?: Record<string, string>, args?: string[]): Promise<ServiceProcess>;
+  stop(): Promise<void>;
+}
+
+/**
+ * A throwaway Postgres bootstrapped the way an operator would: the shipped migration-role.sql and
+ * runtime-role.sql run as the superuser, then the migration as the migration role. Servers log in
+ * as the runtime role only.
+ */
+export async function startTestNotifications(options: {
+  channels: unknown[];
+  serverEnv?: Record<string, string>;
+}): Promise<TestNotifications> {
+  const dir = await mkdtemp(join(tmpdir(), 'flotilla-notify-'));
+  const channelsFile = join(dir, 'channels.yaml');
+  await writeFile(channelsFile, stringify({ channels: options.channels }));
+  const postgres = await startPostgres();
+  const services: RunningService[] = [];
+  const processes: ServiceProcess[] = [];
+  const admin = async (sql: string, params: unknown[] = []) => {
+    const client = new pg.Client({ connectionString: postgres.url });
+    await client.connect();
+    try {
+      return await client.query(sql, params);
+    } finally {
+      await client.end();
+    }
+  };
+  const migrationUrl = postgres.urlFor(MIGRATION_ROLE, MIGRATION_PASSWORD);
+  try {
+    await runSqlFile(postgres.url, sqlFile('migration-role.sql'), {
+      role: MIGRATION_ROLE,
+      password: MIGRATION_PASSWORD,
+      database: postgres.database,
+    });
+    await runSqlFile(postgres.url, sqlFile('runtime-role.sql'), {
+      role: RUNTIME_ROLE,
+      password: RUNTIME_PASSWORD,
+      database: postgres.database,
+      migration_role: MIGRATION_ROLE,
+      connection_limit: '100',
+    });
+    await migrate(migrationUrl);
+  } catch (error) {
+    await postgres.destroy();
+    throw error;
+  }
+  const runtimeUrl = postgres.urlFor(RUNTIME_ROLE, RUNTIME_PASSWORD);
+  const serverEnv = (env: Record<string, string> = {}) => ({
+    HOST: '127.0.0.1',
+    PORT: '0',
+    ADMIN_PORT: '0',
+    AUTH_MODE: 'none',
+    SHUTDOWN_DELAY_MS: '0',
+    SHUTDOWN_TIMEOUT_MS: '3000',
+    LOG_LEVEL: 'silent',
+    DATABASE_URL: runtimeUrl,
+    NOTIFY_CHANNELS_FILE: channelsFile,
+    NOTIFY_RETRY_BASE_MS: '50',
+    NOTIFY_DELIVERY_TIMEOUT_MS: '2000',
+    ...options.serverEnv,
+    ...env,
+  });
+  return {
+    postgres,
+    runtimeUrl,
+    migrationUrl,
+    channelsFile,
+    admin,
+    async startServer(env = {}, role = 'all') {
+      const service = await startService({
+        definition: notificationsService,
+        environment: notificationsEnvironment,
+        setup: (kit) => setupNotifications(kit, role),
+        transport: role === 'worker' ? 'none' : 'http',
+        env: serverEnv(env),
+      });
+      services.push(service);
+      return service;
+    },
+    async spawnServer(env = {}, args = []) {
+      const child = await spawnService(MAIN, { ...serverEnv(env), PORT: '', ADMIN_PORT: '' }, 20_000, args);
+      processes.push(child);
+      return child;
+    },
+    async stop() {
+      await Promise.all([
+        ...services.map((service) => service.shutdown()),
+        ...processes.map((child) => child.stop(2000)),
+      ]);
+      await postgres.destroy();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface NotificationState {
+  id: string;
+  status: string;
+  attempts: number;
+  lastError: string | null;
+  deliveredAt: string | null;
+  sendAt: string;
+}
+
+/** Polls get_notification until `done` holds. */
+export async function waitForNotification(
+  client: Client,
+  id: string,
+  done: (state: NotificationState) => boolean,
+  timeoutMs = 15_000,
+): Promise<NotificationState> {
+  const deadline = Date.now() + timeoutMs;
+  while (true) {
+    const state = resultOf<NotificationState>(await callTool(client, 'get_notification', { id }));
+    if (done(state)) return state;
+    if (Date.now() > deadline) throw new Error(`notification ${id} is still ${JSON.stringify(state)}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+export const isFinal = (state: NotificationState) => ['delivered', 'failed', 'cancelled'].includes(state.status);

@@ -1,0 +1,44 @@
+import { toolsFor } from '@flotilla/runtime';
+import { z } from 'zod';
+import { SEVERITIES } from './channels/channel.js';
+import type { ChannelDirectory } from './channels/directory.js';
+import type { Outbox } from './outbox.js';
+import { STATUSES } from './store/notification-store.js';
+
+/** What notification tools may touch: the channel directory and the tenant-scoped outbox, never a pool or a channel's URL. */
+export interface NotificationsDeps {
+  channels: ChannelDirectory;
+  outbox: Outbox;
+}
+
+export const notificationsTool = toolsFor<NotificationsDeps>();
+
+export const READ_ANNOTATIONS = {
+  readOnlyHint: true,
+  destructiveHint: false,
+  idempotentHint: true,
+  openWorldHint: false,
+} as const;
+
+export const notificationId = z.uuid().describe('The id send_notification returned.');
+
+export const status = z.enum(STATUSES);
+
+export const notificationView = z.object({
+  id: z.string(),
+  channel: z.string(),
+  status: status.describe(
+    'scheduled (waiting for sendAt), queued, sending (an attempt is running), retrying (waiting for the next ' +
+      'attempt), delivered, failed or cancelled.',
+  ),
+  severity: z.enum(SEVERITIES),
+  subject: z.string().nullable(),
+  recipients: z.array(z.string()),
+  attempts: z.number().int().describe('Delivery attempts made so far; more than 1 means it was sent again.'),
+  lastError: z.string().nullable().describe('Why the last failed attempt failed; null once delivered.'),
+  createdAt: z.string(),
+  sendAt: z.string().describe('When it was due to be sent.'),
+  nextAttemptAt: z.string().nullable(),
+  deliveredAt: z.string().nullable(),
+  cancelledAt: z.string().nullable(),
+});

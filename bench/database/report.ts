@@ -1,8 +1,7 @@
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import type { Machine } from '../shared/machine.ts';
+import { markdownTable, textTable, writeResults as writeResultFiles } from '../shared/results.ts';
 import type { CpuPerRequest } from './cpu.ts';
 import type { LoadFigures } from './load.ts';
-import type { Machine } from './machine.ts';
 import type { Settings, SystemName } from './settings.ts';
 
 export interface SystemRun {
@@ -21,7 +20,7 @@ export interface BenchReport {
   readonly benchmark: 'database';
   readonly startedAt: string;
   readonly settings: Settings;
-  readonly machine: Machine;
+  readonly machine: Machine & { readonly postgres: string; readonly toolbox: string };
   readonly dataset: {
     readonly table: string;
     readonly rows: number;
@@ -88,25 +87,17 @@ function ratioLines(report: BenchReport): string[] {
 
 /** The side-by-side table for the terminal. */
 export function formatTable(report: BenchReport): string {
-  const rows = [HEADINGS, ...report.runs.map(cells)];
-  const widths = HEADINGS.map((_, column) => Math.max(...rows.map((row) => row[column]?.length ?? 0)));
-  const line = (row: string[]) =>
-    row.map((cell, column) => (column === 0 ? cell.padEnd(widths[column] ?? 0) : cell.padStart(widths[column] ?? 0)));
-  return [...rows.map((row) => line(row).join('  ')), '', ...ratioLines(report)].join('\n');
+  return [textTable(HEADINGS, report.runs.map(cells)), '', ...ratioLines(report)].join('\n');
 }
 
 export function formatMarkdown(report: BenchReport): string {
   const { settings, machine, dataset } = report;
-  const table = [
-    `| ${HEADINGS.join(' | ')} |`,
-    `|${HEADINGS.map((_, column) => (column === 0 ? ' --- ' : ' ---: ')).join('|')}|`,
-    ...report.runs.map((run) => `| ${cells(run).join(' | ')} |`),
-  ];
+  const table = markdownTable(HEADINGS, report.runs.map(cells));
   return `# Database benchmark, ${report.startedAt}
 
 ${report.runs.map((run) => `- **${run.name}**: ${run.description}`).join('\n')}
 
-${table.join('\n')}
+${table}
 
 ${ratioLines(report)
   .map((line) => `**${line}**`)
@@ -154,12 +145,6 @@ ${dataset.plan.join('\n')}
 }
 
 /** Writes database-<timestamp>.json and database-latest.md to `dir`; returns their paths. */
-export async function writeResults(report: BenchReport, dir: string): Promise<string[]> {
-  await mkdir(dir, { recursive: true });
-  const stamp = report.startedAt.replace(/[:]/g, '-').replace(/\.\d+Z$/, 'Z');
-  const json = join(dir, `database-${stamp}.json`);
-  const markdown = join(dir, 'database-latest.md');
-  await writeFile(json, `${JSON.stringify(report, null, 2)}\n`);
-  await writeFile(markdown, formatMarkdown(report));
-  return [json, markdown];
+export function writeResults(report: BenchReport, dir: string): Promise<string[]> {
+  return writeResultFiles(dir, 'database', report.startedAt, report, formatMarkdown(report));
 }

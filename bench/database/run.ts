@@ -8,10 +8,11 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { type PostgresInstance, startPostgres } from '@flotilla/testkit';
 import pg from 'pg';
+import { exitOnSignals, log } from '../shared/cli.ts';
+import { describeMachine } from '../shared/machine.ts';
 import { startCpuMeter } from './cpu.ts';
 import { CUSTOMERS, customerIds, type Dataset, ORDERS_PER_CUSTOMER, prepareDataset, STATEMENT } from './dataset.ts';
 import { applyLoad } from './load.ts';
-import { describeMachine } from './machine.ts';
 import { type BenchReport, formatTable, type SystemRun, throughputRatios, writeResults } from './report.ts';
 import { checkAnswers } from './sample-check.ts';
 import { readSettings, type Settings, type SystemName } from './settings.ts';
@@ -32,23 +33,6 @@ const START: Record<SystemName, (context: SystemContext, nodeOptions?: string) =
   toolbox: (context) => startToolbox(context),
   floor: startFloor,
 };
-
-function log(message: string): void {
-  process.stderr.write(`${message}\n`);
-}
-
-/**
- * A signal becomes an ordinary exit, so the 'exit' hooks of the test kit and of the child servers
- * stop Postgres, Redis and every server this run started.
- */
-function exitOnSignals(): void {
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    process.on(signal, () => {
-      log(`${signal}: stopping everything`);
-      process.exit(130);
-    });
-  }
-}
 
 interface Session {
   readonly settings: Settings;

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { positiveInt as atLeastOne, nonNegativeInt as count } from '../shared/cli.ts';
 
 export interface Settings {
   /** Seconds of load whose figures are kept. */
@@ -62,17 +63,11 @@ export function readSettings(argv: string[] = process.argv.slice(2), env: NodeJS
 }
 
 function positiveInt(name: string, raw: string | undefined, fallback: number): number {
-  const value = nonNegativeInt(name, raw, fallback);
-  if (value === 0) throw new Error(`--${name} must be at least 1\n${USAGE}`);
-  return value;
+  return atLeastOne(name, raw, fallback, USAGE);
 }
 
 function nonNegativeInt(name: string, raw: string | undefined, fallback: number): number {
-  if (raw === undefined || raw.trim() === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 0)
-    throw new Error(`--${name} must be a whole number, got "${raw}"\n${USAGE}`);
-  return value;
+  return count(name, raw, fallback, USAGE);
 }
 
 function bounded(name: string, value: number, max: number): number {

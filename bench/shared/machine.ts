@@ -8,13 +8,15 @@ export interface Machine {
   readonly cpuCount: number;
   readonly totalMemoryGiB: number;
   readonly node: string;
-  readonly postgres: string;
-  readonly toolbox: string;
   /** The Flotilla commit measured, with `-dirty` when the work tree had uncommitted changes. */
   readonly flotillaCommit: string;
 }
 
-export function describeMachine(versions: { postgres: string; toolbox: string }): Machine {
+/**
+ * The machine and software a run measured, plus the versions of whatever each benchmark puts beside
+ * Flotilla (PostgreSQL and Toolbox for `database`, the reference server for `files`).
+ */
+export function describeMachine<Versions extends Record<string, string>>(versions: Versions): Machine & Versions {
   return {
     os: `${os.type()} ${os.machine()} (${os.version()})`,
     kernel: os.release(),
@@ -22,8 +24,7 @@ export function describeMachine(versions: { postgres: string; toolbox: string })
     cpuCount: os.cpus().length,
     totalMemoryGiB: Math.round((os.totalmem() / 1024 ** 3) * 10) / 10,
     node: process.version,
-    postgres: versions.postgres,
-    toolbox: versions.toolbox,
+    ...versions,
     flotillaCommit: flotillaCommit(),
   };
 }

@@ -1,0 +1,203 @@
+import type { Machine } from '../shared/machine.ts';
+import { markdownTable, textTable, writeResults as writeResultFiles } from '../shared/results.ts';
+import type { Segment } from './measure.ts';
+import type { FilesSettings } from './settings.ts';
+import type { Operation, SystemName } from './systems.ts';
+
+export interface SystemInfo {
+  readonly name: SystemName;
+  readonly description: string;
+  readonly serverVersion: string;
+  readonly protocolVersion: string;
+  /** The tools measured, with the size of one result as JSON (content and structuredContent) as the client received it. */
+  readonly tools: readonly { readonly operation: Operation; readonly tool: string; readonly resultBytes: number }[];
+}
+
+/** One tool at one concurrency on one system: every round, and their median. */
+export interface Measurement {
+  readonly operation: Operation;
+  readonly concurrency: number;
+  readonly system: SystemName;
+  readonly tool: string;
+  readonly rounds: readonly Segment[];
+  readonly median: Segment;
+}
+
+/** Flotilla divided by the reference server, from the medians: calls/s above 1 and the others below 1 favour Flotilla. */
+export interface Ratio {
+  readonly operation: Operation;
+  readonly concurrency: number;
+  /** The reference server's tool Flotilla is compared with. */
+  readonly referenceTool: string;
+  readonly callsPerSecond: number;
+  readonly p50Latency: number;
+  readonly serverCpuPerCall: number | undefined;
+}
+
+export interface FilesReport {
+  readonly benchmark: 'files';
+  readonly startedAt: string;
+  readonly settings: FilesSettings;
+  readonly machine: Machine & { readonly referenceServer: string; readonly mcpClient: string };
+  /**
+   * os.loadavg() (1, 5 and 15 minutes) when the run started and when it ended. The start says how
+   * busy the machine already was; the end includes this run's own client and servers, which keep
+   * about two cores busy by themselves.
+   */
+  readonly loadAverage: { readonly atStart: readonly number[]; readonly atEnd: readonly number[] };
+  readonly dataset: {
+    readonly document: string;
+    readonly documentBytes: number;
+    readonly directory: string;
+    readonly directoryEntries: number;
+  };
+  readonly systems: readonly SystemInfo[];
+  readonly measurements: readonly Measurement[];
+  readonly ratios: readonly Ratio[];
+}
+
+export function ratiosOf(measurements: readonly Measurement[]): Ratio[] {
+  const ratios: Ratio[] = [];
+  const round = (value: number) => Math.round(value * 1000) / 1000;
+  for (const flotilla of measurements.filter((m) => m.system === 'flotilla')) {
+    const references = measurements.filter(
+      (m) => m.system === 'reference' && m.operation === flotilla.operation && m.concurrency === flotilla.concurrency,
+    );
+    for (const reference of references) {
+      const a = flotilla.median;
+      const b = reference.median;
+      ratios.push({
+        operation: flotilla.operation,
+        concurrency: flotilla.concurrency,
+        referenceTool: reference.tool,
+        callsPerSecond: round(a.callsPerSecond / b.callsPerSecond),
+        p50Latency: round(a.latencyMs.p50 / b.latencyMs.p50),
+        serverCpuPerCall:
+          a.serverCpuMsPerCall !== undefined && b.serverCpuMsPerCall
+            ? round(a.serverCpuMsPerCall / b.serverCpuMsPerCall)
+            : undefined,
+      });
+    }
+  }
+  return ratios;
+}
+
+const HEADINGS = [
+  'operation',
+  'in flight',
+  'system',
+  'tool',
+  'calls/s',
+  'p50 ms',
+  'p99 ms',
+  'failed',
+  'server CPU ms/call',
+  'client CPU ms/call',
+  'result bytes',
+];
+
+function cells(report: FilesReport, measurement: Measurement): string[] {
+  const { median } = measurement;
+  const bytes = report.systems
+    .find((system) => system.name === measurement.system)
+    ?.tools.find((tool) => tool.tool === measurement.tool)?.resultBytes;
+  return [
+    measurement.operation,
+    String(measurement.concurrency),
+    measurement.system,
+    measurement.tool,
+    String(median.callsPerSecond),
+    median.latencyMs.p50.toFixed(3),
+    median.latencyMs.p99.toFixed(3),
+    String(median.failures),
+    median.serverCpuMsPerCall === undefined ? 'n/a' : median.serverCpuMsPerCall.toFixed(3),
+    median.clientCpuMsPerCall.toFixed(3),
+    bytes === undefined ? 'n/a' : String(bytes),
+  ];
+}
+
+const RATIO_HEADINGS = ['operation', 'in flight', 'against', 'calls/s ×', 'p50 latency ×', 'server CPU/call ×'];
+
+function ratioCells(ratio: Ratio): string[] {
+  return [
+    ratio.operation,
+    String(ratio.concurrency),
+    ratio.referenceTool,
+    `${ratio.callsPerSecond.toFixed(2)}×`,
+    `${ratio.p50Latency.toFixed(2)}×`,
+    ratio.serverCpuPerCall === undefined ? 'n/a' : `${ratio.serverCpuPerCall.toFixed(2)}×`,
+  ];
+}
+
+/** The side-by-side tables for the terminal. */
+export function formatTable(report: FilesReport): string {
+  return [
+    textTable(
+      HEADINGS,
+      report.measurements.map((measurement) => cells(report, measurement)),
+    ),
+    '',
+    'Flotilla ÷ reference (calls/s: above 1× Flotilla is faster; latency and CPU: below 1× it is):',
+    textTable(RATIO_HEADINGS, report.ratios.map(ratioCells)),
+  ].join('\n');
+}
+
+export function formatMarkdown(report: FilesReport): string {
+  const { settings, machine, dataset } = report;
+  return `# Files benchmark, ${report.startedAt}
+
+${report.systems.map((system) => `- **${system.name}**: ${system.description}; server \`${system.serverVersion}\`, MCP ${system.protocolVersion}`).join('\n')}
+
+Both over stdio, each driven by its own \`@modelcontextprotocol/client\` ${machine.mcpClient} \`Client\` and
+\`StdioClientTransport\`. Figures are medians over ${settings.rounds} rounds.
+
+${markdownTable(
+  HEADINGS,
+  report.measurements.map((measurement) => cells(report, measurement)),
+  4,
+)}
+
+**Flotilla ÷ reference** (calls/s: above 1× Flotilla is faster; latency and CPU: below 1× it is):
+
+${markdownTable(RATIO_HEADINGS, report.ratios.map(ratioCells), 3)}
+
+Latency is per call, taken around \`client.callTool()\`; server CPU is user + system time of the server
+process during the measured calls divided by their number, client CPU the same for the benchmark process
+(the client parses each answer and checks it against the tool's output schema). Result bytes are one
+tool result as JSON. See [bench/README.md](../README.md) for what is measured and how to read it.
+
+## Settings
+
+| | |
+| --- | --- |
+| rounds | ${settings.rounds}, alternating which system goes first; each figure is the median |
+| read_file calls per round and system | ${settings.readCalls} sequential${settings.concurrency > 1 ? `, then ${settings.readCalls} with ${settings.concurrency} in flight` : ''} |
+| list_directory calls per round and tool | ${settings.listCalls} sequential${settings.concurrency > 1 ? `, then ${settings.listCalls} with ${settings.concurrency} in flight` : ''} |
+| warm-up per tool | ${settings.warmupCalls} read calls and ${Math.ceil(settings.warmupCalls / 4)} calls of each listing tool, before the first round |
+| CPU profiles | ${settings.cpuProfile ? 'on (figures are slower than without)' : 'off'} |
+
+## Machine
+
+| | |
+| --- | --- |
+| CPU | ${machine.cpuCount} × ${machine.cpuModel} |
+| memory | ${machine.totalMemoryGiB} GiB |
+| OS / kernel | ${machine.os} / ${machine.kernel} |
+| Node.js | ${machine.node} (both servers and the client) |
+| load average (1, 5, 15 min) | ${report.loadAverage.atStart.join(', ')} at the start; ${report.loadAverage.atEnd.join(', ')} at the end, this run included |
+| reference server | ${machine.referenceServer} |
+| MCP client | ${machine.mcpClient} |
+| Flotilla commit | ${machine.flotillaCommit} |
+
+## Dataset
+
+One directory in a temporary directory, served by both: \`${dataset.document}\`, ${dataset.documentBytes} bytes of ASCII
+text, and \`${dataset.directory}/\`, ${dataset.directoryEntries} small files. Both answers are checked once before
+any timing: the whole text, byte for byte, and all ${dataset.directoryEntries} names in one page.
+`;
+}
+
+/** Writes files-<timestamp>.json and files-latest.md to `dir`; returns their paths. */
+export function writeResults(report: FilesReport, dir: string): Promise<string[]> {
+  return writeResultFiles(dir, 'files', report.startedAt, report, formatMarkdown(report));
+}

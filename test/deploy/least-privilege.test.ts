@@ -151,10 +151,59 @@ describe('the files server', () => {
   });
 });
 
-// The notifications runtime and migration roles are checked here once services/notifications ships
-// its SQL: run its chart's migration Job (`--migrate` with DATABASE_MIGRATION_URL), then show that the
-// runtime role can touch only the notifications tables and cannot CREATE.
-describe.todo('the notifications runtime role (after its migration Job)');
+describe('the notifications runtime role, after its chart migration Job, beside the database server', () => {
+  const sqlFile = (name: string) => join(repoRoot, 'services/notifications/sql', name);
+  const notifyRole = 'flotilla_notifications';
+
+  beforeAll(async () => {
+    // Once, as an operator: the two roles (docs/operations.md); then every release: the chart's hook Job.
+    await runSqlFile(postgres.url, sqlFile('migration-role.sql'), {
+      role: 'flotilla_notifications_migrator',
+      password: RUNTIME_PASSWORD,
+      database: postgres.database,
+    });
+    await runSqlFile(postgres.url, sqlFile('runtime-role.sql'), {
+      role: notifyRole,
+      password: RUNTIME_PASSWORD,
+      database: postgres.database,
+      migration_role: 'flotilla_notifications_migrator',
+      connection_limit: '10',
+    });
+    const objects = await template('flotilla-notifications');
+    const job = objects.find((object) => object.kind === 'Job') as K8sObject;
+    const container = job.spec.template.spec.containers[0];
+    const envNames = container.env.map((entry: { name: string }) => entry.name);
+    // The hook holds the migration credential and nothing of the runtime's.
+    expect(envNames).toContain('DATABASE_MIGRATION_URL');
+    expect(envNames).not.toContain('DATABASE_URL');
+    await run(process.execPath, [join(repoRoot, 'services/notifications/dist/main.js'), ...container.args], {
+      env: {
+        PATH: process.env.PATH ?? '',
+        DATABASE_MIGRATION_URL: postgres.urlFor('flotilla_notifications_migrator', RUNTIME_PASSWORD),
+        LOG_LEVEL: 'warn',
+      },
+    });
+  }, 60_000);
+
+  it('uses its own tables, but cannot read the database server’s tables or change any schema', async () => {
+    await asRole(notifyRole, async (client) => {
+      expect((await client.query('SELECT count(*)::int AS n FROM notifications.notification')).rows[0].n).toBe(0);
+      await expect(client.query('SELECT * FROM public.customers')).rejects.toThrow(/permission denied/);
+      await expect(client.query('SELECT * FROM public.orders')).rejects.toThrow(/permission denied/);
+      await expect(client.query('CREATE TABLE notifications.extra (id int)')).rejects.toThrow(/permission denied/);
+      await expect(client.query('DROP TABLE notifications.notification')).rejects.toThrow(
+        /must be owner|permission denied/,
+      );
+    });
+  });
+
+  it('is invisible to the database server’s role in turn', async () => {
+    await asRole('flotilla_database', async (client) => {
+      await expect(client.query('SELECT * FROM notifications.notification')).rejects.toThrow(/permission denied/);
+      expect((await client.query('SELECT count(*)::int AS n FROM customers')).rows[0].n).toBe(200);
+    });
+  });
+});
 
 describe('Redis ACL users from k8s/redis/users.acl', () => {
   beforeAll(async () => {

@@ -224,6 +224,8 @@ export class ToolPipeline<Deps> {
       { mcp_method_name: 'tools/call', gen_ai_tool_name: tool, outcome: errorCode ? 'error' : 'success' },
       durationMs / 1000,
     );
+    // The digests cost more than the rest of the bookkeeping; skip them when the line would be dropped.
+    if (!logger.isLevelEnabled('info')) return;
     writeAudit(logger, {
       subject: principal.subject,
       tenant: principal.tenant,

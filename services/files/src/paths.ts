@@ -108,6 +108,14 @@ export class DenyList {
     return false;
   }
 
+  /**
+   * The same verdict for an entry whose ancestors are already known to be allowed (a listing or a
+   * walk that only descends into allowed directories): one match instead of one per ancestor.
+   */
+  isDeniedEntry(parentRelative: string, name: string): boolean {
+    return this.matches(parentRelative === '' ? name : `${parentRelative}/${name}`);
+  }
+
   check(path: WorkspacePath): void {
     if (this.isDenied(path.relative)) {
       throw new PathRefusal('denied', `The path ${JSON.stringify(path.relative)} is not accessible on this server.`);

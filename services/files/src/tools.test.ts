@@ -11,7 +11,10 @@ let acme: Client;
 let root: string;
 const logLines: Record<string, unknown>[] = [];
 
-type Listing = { entries: { name: string; type: string; size: number | null }[]; nextCursor: string | null };
+type Listing = {
+  entries: { name: string; type: string; size?: number | null; modifiedAt?: string | null }[];
+  nextCursor: string | null;
+};
 type Read = { content: string; encoding: string; mimeType: string; etag: string; length: number; eof: boolean };
 
 beforeAll(async () => {
@@ -47,7 +50,12 @@ describe('reading', () => {
     expect(pages).toBe(3);
     expect(seen).toEqual([...names, 'zz-sub']);
     const first = resultOf<Listing>(await callTool(acme, 'list_directory', { path: 'many', limit: 1 }));
-    expect(first.entries[0]).toMatchObject({ name: 'file-00.txt', type: 'file', size: 11 });
+    expect(first.entries[0]).toEqual({ name: 'file-00.txt', type: 'file' });
+    const detailed = resultOf<Listing>(
+      await callTool(acme, 'list_directory', { path: 'many', limit: 1, details: true }),
+    );
+    expect(detailed.entries[0]).toMatchObject({ name: 'file-00.txt', type: 'file', size: 11 });
+    expect(Date.parse(detailed.entries[0]?.modifiedAt ?? '')).toBeGreaterThan(0);
     expect(errorOf(await callTool(acme, 'list_directory', { path: 'many', cursor: 'not-ours' })).code).toBe(
       'INVALID_ARGUMENT',
     );

@@ -24,8 +24,8 @@ export interface WalkEntry {
 export async function* walkTree(
   start: FileHandle,
   places: { shown: string; real: string },
-  /** Deny-globs, matched against the real path below the tenant root. */
-  isHidden: (real: string) => boolean,
+  /** Deny-globs, given the real parent path below the tenant root (already allowed) and a name. */
+  isHidden: (parentReal: string, name: string) => boolean,
   signal: AbortSignal,
   depth = 0,
 ): AsyncGenerator<WalkEntry> {
@@ -34,8 +34,8 @@ export async function* walkTree(
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const entry of entries) {
     if (entry.name.startsWith(TEMP_PREFIX)) continue;
+    if (isHidden(places.real, entry.name)) continue;
     const real = places.real === '' ? entry.name : `${places.real}/${entry.name}`;
-    if (isHidden(real)) continue;
     const shown = places.shown === '' ? entry.name : `${places.shown}/${entry.name}`;
     const kind = entry.isFile()
       ? 'file'

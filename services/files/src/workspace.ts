@@ -70,7 +70,7 @@ export class Workspace {
     return this.limits.listPageSize;
   }
 
-  async list(tenant: string, raw: string, page: { cursor?: string; limit: number }) {
+  async list(tenant: string, raw: string, page: { cursor?: string; limit: number; details: boolean }) {
     return this.guard(raw, async () => {
       const path = this.parse(raw);
       const { handle, stats, realRelative } = await (await this.tree(tenant)).openForRead(path);
@@ -78,24 +78,28 @@ export class Workspace {
         if (!stats.isDirectory())
           throw new ToolError('INVALID_ARGUMENT', `${show(path)} is a file; use stat or read_file.`);
         const after = page.cursor === undefined ? undefined : decodeCursor(page.cursor);
-        const names = (await fs.readdir(at(handle)))
-          .filter((name) => !name.startsWith(TEMP_PREFIX) && !this.deny.isDenied(below(realRelative, name)))
-          .sort(byCodeUnit);
-        const start = after === undefined ? 0 : names.findIndex((name) => name > after);
-        const slice = start === -1 ? [] : names.slice(start, start + page.limit);
-        const entries = await Promise.all(
-          slice.map(async (name) => {
-            const entry = await fs.lstat(at(handle, name)).catch(() => undefined);
-            return {
-              name,
-              type: entry ? kindOf(entry) : ('other' as const),
-              size: entry?.isFile() ? entry.size : null,
-              modifiedAt: entry ? entry.mtime.toISOString() : null,
-            };
-          }),
-        );
-        const more = start !== -1 && start + page.limit < names.length;
-        const last = slice.at(-1);
+        const listed = (await fs.readdir(at(handle), { withFileTypes: true }))
+          .filter((entry) => !entry.name.startsWith(TEMP_PREFIX) && !this.deny.isDeniedEntry(realRelative, entry.name))
+          .sort((a, b) => byCodeUnit(a.name, b.name));
+        const start = after === undefined ? 0 : listed.findIndex((entry) => entry.name > after);
+        const slice = start === -1 ? [] : listed.slice(start, start + page.limit);
+        // The directory itself says each entry's type; sizes and times cost one lstat per entry, so
+        // they come only when asked for.
+        const entries = page.details
+          ? await Promise.all(
+              slice.map(async ({ name }) => {
+                const entry = await fs.lstat(at(handle, name)).catch(() => undefined);
+                return {
+                  name,
+                  type: entry ? kindOf(entry) : ('other' as const),
+                  size: entry?.isFile() ? entry.size : null,
+                  modifiedAt: entry ? entry.mtime.toISOString() : null,
+                };
+              }),
+            )
+          : slice.map((entry) => ({ name: entry.name, type: kindOf(entry) }));
+        const more = start !== -1 && start + page.limit < listed.length;
+        const last = slice.at(-1)?.name;
         return { path: path.relative, entries, nextCursor: more && last ? encodeCursor(last) : null };
       } finally {
         await handle.close();
@@ -462,7 +466,7 @@ export class Workspace {
       for await (const entry of walkTree(
         handle,
         { shown: '', real: realRelative },
-        (real) => this.deny.isDenied(real),
+        (parent, name) => this.deny.isDeniedEntry(parent, name),
         signal,
       )) {
         const shown = below(path.relative, entry.shown);

@@ -16,7 +16,7 @@ export const files: ResourceTemplateDefinition<FilesDeps> = {
   mimeType: 'text/plain',
   scopes: ['files:read'],
   async list({ principal, deps }) {
-    const { entries } = await deps.workspace.list(principal.tenant, '', { limit: LISTED });
+    const { entries } = await deps.workspace.list(principal.tenant, '', { limit: LISTED, details: false });
     return entries
       .filter((entry) => entry.type === 'file')
       .map((entry) => ({ uri: `file:///${encodeURIComponent(entry.name)}`, name: entry.name }));

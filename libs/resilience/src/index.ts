@@ -6,6 +6,7 @@ export {
   isBrokenCircuit,
 } from './dependency-policy.js';
 export { checkDependencies, type DependencyCheck, type DependencyStatus, type HealthReport } from './health.js';
+export { isTransientPostgresError } from './postgres-errors.js';
 export {
   createRateLimiter,
   type RateLimitDecision,

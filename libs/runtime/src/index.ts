@@ -13,6 +13,7 @@ export type { PromptDefinition, ResourceTemplateDefinition, SurfaceContext } fro
 export {
   type AnyTool,
   type ExtraContent,
+  READ_ANNOTATIONS,
   type ToolAnnotations,
   type ToolContext,
   type ToolDefinition,

@@ -9,6 +9,14 @@ export interface ToolAnnotations {
   openWorldHint: boolean;
 }
 
+/** What a tool that only reads says of itself: no change, safe to repeat, nothing outside the server's domain. */
+export const READ_ANNOTATIONS: ToolAnnotations = {
+  readOnlyHint: true,
+  destructiveHint: false,
+  idempotentHint: true,
+  openWorldHint: false,
+};
+
 export interface ToolContext<Deps> {
   principal: Principal;
   /** Aborted on client cancellation, disconnect, TOOL_TIMEOUT_MS or shutdown: pass it to every I/O call. */

@@ -1,11 +1,10 @@
 import { createRequire } from 'node:module';
-import { createDependencyPolicy } from '@flotilla/resilience';
+import { createDependencyPolicy, isTransientPostgresError } from '@flotilla/resilience';
 import type { RuntimeConfig, ServiceDefinition, ServiceKit, ServiceParts } from '@flotilla/runtime';
 import pg from 'pg';
 import type { z } from 'zod';
 import { Catalog } from './catalog.js';
 import type { databaseEnvironment } from './config.js';
-import { isTransientPgError } from './postgres/errors.js';
 import { Querier } from './postgres/querier.js';
 import { exploreSchema } from './prompts/explore_schema.js';
 import { ReadOnlySql } from './read-only-sql.js';
@@ -60,7 +59,7 @@ export async function setupDatabase(kit: ServiceKit<DatabaseConfig>): Promise<Se
   );
   const policy = createDependencyPolicy({
     name: 'postgres',
-    isTransient: isTransientPgError,
+    isTransient: isTransientPostgresError,
     onCircuitChange: (open) => {
       metrics.circuitOpen.set({ dependency: 'postgres' }, open ? 1 : 0);
       logger.warn({ dependency: 'postgres', open }, open ? 'circuit opened' : 'circuit closed');

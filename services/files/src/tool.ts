@@ -1,7 +1,10 @@
 import { createHash } from 'node:crypto';
 import { toolsFor } from '@flotilla/runtime';
+
 import { z } from 'zod';
 import type { Workspace } from './workspace.js';
+
+export { READ_ANNOTATIONS } from '@flotilla/runtime';
 
 /** What files tools may touch: the caller's tenant tree through the workspace, never `fs` itself. */
 export interface FilesDeps {
@@ -9,13 +12,6 @@ export interface FilesDeps {
 }
 
 export const filesTool = toolsFor<FilesDeps>();
-
-export const READ_ANNOTATIONS = {
-  readOnlyHint: true,
-  destructiveHint: false,
-  idempotentHint: true,
-  openWorldHint: false,
-} as const;
 
 /** A workspace path as the model types it; paths.ts decides what is acceptable. */
 export const pathInput = (what: string) =>

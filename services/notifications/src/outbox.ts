@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
 import type { Principal } from '@flotilla/auth';
 import type { DependencyPolicy, RateLimiter } from '@flotilla/resilience';
+import { isTransientPostgresError } from '@flotilla/resilience';
 import { ToolError } from '@flotilla/runtime';
 import type { Channel, Severity } from './channels/channel.js';
 import type { ChannelDirectory } from './channels/directory.js';
 import { MAX_SCHEDULE_DAYS } from './delivery/queue.js';
 import type { NotificationRecord, NotificationStatus, NotificationStore } from './store/notification-store.js';
-import { isTransientPgError } from './store/postgres-errors.js';
 
 export const BROADCAST_SCOPE = 'notify:broadcast';
 
@@ -161,7 +161,7 @@ export class Outbox {
     try {
       return await this.options.postgres.execute(work);
     } catch (error) {
-      if (isTransientPgError(error)) {
+      if (isTransientPostgresError(error)) {
         throw new ToolError('UNAVAILABLE', 'The notification store is unavailable right now; retry shortly.', {
           retryAfterMs: 1000,
           cause: error,

@@ -1,5 +1,10 @@
 import { createRequire } from 'node:module';
-import { createDependencyPolicy, createRateLimiter, type RateLimiter } from '@flotilla/resilience';
+import {
+  createDependencyPolicy,
+  createRateLimiter,
+  isTransientPostgresError,
+  type RateLimiter,
+} from '@flotilla/resilience';
 import type { RuntimeConfig, ServiceDefinition, ServiceKit, ServiceParts } from '@flotilla/runtime';
 import pg from 'pg';
 import type { z } from 'zod';
@@ -12,7 +17,6 @@ import { DeliveryQueue } from './delivery/queue.js';
 import { createNotificationMetrics } from './metrics.js';
 import { Outbox } from './outbox.js';
 import { NotificationStore } from './store/notification-store.js';
-import { isTransientPgError } from './store/postgres-errors.js';
 import type { NotificationsDeps } from './tool.js';
 import { cancelNotification } from './tools/cancel_notification.js';
 import { getNotification } from './tools/get_notification.js';
@@ -93,7 +97,7 @@ export async function setupNotifications(
   metrics.circuitOpen.set({ dependency: 'postgres' }, 0);
   const postgres = createDependencyPolicy({
     name: 'postgres',
-    isTransient: isTransientPgError,
+    isTransient: isTransientPostgresError,
     onCircuitChange: (open) => {
       metrics.circuitOpen.set({ dependency: 'postgres' }, open ? 1 : 0);
       logger.warn({ dependency: 'postgres', open }, open ? 'circuit opened' : 'circuit closed');

@@ -1,9 +1,12 @@
 import { toolsFor } from '@flotilla/runtime';
+
 import { z } from 'zod';
 import { SEVERITIES } from './channels/channel.js';
 import type { ChannelDirectory } from './channels/directory.js';
 import type { Outbox } from './outbox.js';
 import { STATUSES } from './store/notification-store.js';
+
+export { READ_ANNOTATIONS } from '@flotilla/runtime';
 
 /** What notification tools may touch: the channel directory and the tenant-scoped outbox, never a pool or a channel's URL. */
 export interface NotificationsDeps {
@@ -12,13 +15,6 @@ export interface NotificationsDeps {
 }
 
 export const notificationsTool = toolsFor<NotificationsDeps>();
-
-export const READ_ANNOTATIONS = {
-  readOnlyHint: true,
-  destructiveHint: false,
-  idempotentHint: true,
-  openWorldHint: false,
-} as const;
 
 export const notificationId = z.uuid().describe('The id send_notification returned.');
 

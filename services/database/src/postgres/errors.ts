@@ -1,28 +1,5 @@
+import { isTransientPostgresError } from '@flotilla/resilience';
 import { ToolError } from '@flotilla/runtime';
-
-const TRANSIENT_NODE_ERRORS = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EPIPE',
-  'EHOSTUNREACH',
-  'ENOTFOUND',
-]);
-
-/**
- * Connection loss, server restarts and resource exhaustion are worth a retry; everything the
- * statement itself caused (syntax, permissions, cancellation) is not.
- */
-export function isTransientPgError(error: unknown): boolean {
-  const code = (error as { code?: unknown } | undefined)?.code;
-  if (typeof code !== 'string') {
-    return (
-      error instanceof Error && /Connection terminated|timeout exceeded when trying to connect/i.test(error.message)
-    );
-  }
-  if (TRANSIENT_NODE_ERRORS.has(code)) return true;
-  return code.startsWith('08') || ['57P01', '57P02', '57P03', '53300', '40001', '40P01'].includes(code);
-}
 
 /** Maps a PostgreSQL error to a tool error a model can act on. Server messages are kept; details and internals are not. */
 export function toToolError(error: unknown, context: { timedOut: boolean; statementTimeoutMs: number }): ToolError {
@@ -42,7 +19,7 @@ export function toToolError(error: unknown, context: { timedOut: boolean; statem
   if (code === '25006') return new ToolError('FORBIDDEN', `${message}. This server only reads.`);
   if (code === '42501')
     return new ToolError('FORBIDDEN', `${message}. The server's database role has no access to it.`);
-  if (code === '53300' || isTransientPgError(error)) {
+  if (code === '53300' || isTransientPostgresError(error)) {
     return new ToolError('UNAVAILABLE', 'The database is unavailable right now; retry shortly.', {
       retryAfterMs: 1000,
       cause: error,

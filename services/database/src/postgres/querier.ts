@@ -1,9 +1,9 @@
 import type { Principal } from '@flotilla/auth';
-import { type DependencyPolicy, isBrokenCircuit } from '@flotilla/resilience';
+import { type DependencyPolicy, isBrokenCircuit, isTransientPostgresError } from '@flotilla/resilience';
 import { ToolError } from '@flotilla/runtime';
 import pg from 'pg';
 import { readBounded } from './bounded-query.js';
-import { isTransientPgError, toToolError } from './errors.js';
+import { toToolError } from './errors.js';
 import { toJsonValue, uniqueColumnNames } from './values.js';
 
 export interface QuerierSettings {
@@ -102,7 +102,7 @@ export class Querier {
       await client.query('ROLLBACK').catch((rollbackError: Error) => {
         broken = rollbackError;
       });
-      if (isTransientPgError(error)) broken = error as Error;
+      if (isTransientPostgresError(error)) broken = error as Error;
       throw toToolError(error, { timedOut: signal.aborted, statementTimeoutMs: this.settings.statementTimeoutMs });
     } finally {
       signal.removeEventListener('abort', cancel);

@@ -9,9 +9,10 @@ const TRANSIENT_NODE_ERRORS = new Set([
 
 /**
  * Lost connections, restarts, overload, serialization failures and deadlocks are worth another
- * try; an error the statement itself caused is not.
+ * try; an error the statement itself caused (syntax, permissions, cancellation) is not. Shared by
+ * every server that talks to PostgreSQL, so they retry the same things.
  */
-export function isTransientPgError(error: unknown): boolean {
+export function isTransientPostgresError(error: unknown): boolean {
   const code = (error as { code?: unknown } | undefined)?.code;
   if (typeof code !== 'string') {
     return (

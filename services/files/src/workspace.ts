@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { constants, promises as fs } from 'node:fs';
+import { type BigIntStats, constants, promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { ToolError } from '@flotilla/runtime';
 import picomatch from 'picomatch';
@@ -260,43 +260,32 @@ export class Workspace {
     conditions: { ifMatch?: string; createOnly: boolean },
     signal: AbortSignal,
   ) {
-    return this.guard(raw, async () => {
-      const path = this.parse(raw);
-      const { parent, name } = splitName(path);
-      if (bytes.length > this.limits.maxWriteBytes) {
+    // Refused before the lease is taken or a parent directory created; commit() checks again for edits.
+    if (bytes.length > this.limits.maxWriteBytes) {
+      return this.guard(raw, async () => {
         throw new PathRefusal(
           'too_large',
-          `The content is ${bytes.length} bytes; the limit is ${this.limits.maxWriteBytes}.`,
+          `The content is ${bytes.length} bytes; one write may be at most ${this.limits.maxWriteBytes}.`,
+        );
+      });
+    }
+    return this.changeFile(tenant, raw, { createParents: true }, signal, async ({ path, name, directory, commit }) => {
+      const existing = await fs.lstat(at(directory, name), { bigint: true }).catch(ignoreMissing);
+      if (existing?.isSymbolicLink()) {
+        throw new PathRefusal(
+          'symlink',
+          `${show(path)} is a symbolic link; writes never go through links. Delete it first.`,
         );
       }
-      const tree = await this.tree(tenant);
-      return this.withLock(tenant, [path], signal, async (locks) => {
-        const { handle: directory } = await tree.openDirectory(parent, true);
-        try {
-          const existing = await fs.lstat(at(directory, name), { bigint: true }).catch(ignoreMissing);
-          if (existing?.isSymbolicLink()) {
-            throw new PathRefusal(
-              'symlink',
-              `${show(path)} is a symbolic link; writes never go through links. Delete it first.`,
-            );
-          }
-          if (existing && !existing.isFile()) throw new PathRefusal('conflict', `${show(path)} is a directory.`);
-          if (conditions.createOnly && existing) {
-            throw new PathRefusal('conflict', `${show(path)} already exists (createOnly was set).`);
-          }
-          if (conditions.ifMatch !== undefined)
-            this.checkEtag(path, existing ? etagOf(existing) : undefined, conditions.ifMatch);
-          await this.checkQuota(tree, bytes.length - Number(existing?.size ?? 0n), signal);
-          const stats = await replaceAtomically(directory, name, bytes, {
-            createOnly: conditions.createOnly,
-            beforeCommit: () => stillOurs(locks, signal),
-          });
-          this.metrics.bytesWritten.inc(bytes.length);
-          return { path: path.relative, etag: etagOf(stats), size: Number(stats.size), created: !existing };
-        } finally {
-          await directory.close();
-        }
-      });
+      if (existing && !existing.isFile()) throw new PathRefusal('conflict', `${show(path)} is a directory.`);
+      if (conditions.createOnly && existing) {
+        throw new PathRefusal('conflict', `${show(path)} already exists (createOnly was set).`);
+      }
+      if (conditions.ifMatch !== undefined) {
+        this.checkEtag(path, existing ? etagOf(existing) : undefined, conditions.ifMatch);
+      }
+      const stats = await commit(bytes, Number(existing?.size ?? 0n), conditions.createOnly);
+      return { path: path.relative, etag: etagOf(stats), size: Number(stats.size), created: !existing };
     });
   }
 
@@ -307,35 +296,13 @@ export class Workspace {
     options: { ifMatch?: string; dryRun: boolean },
     signal: AbortSignal,
   ) {
-    return this.guard(raw, async () => {
-      const path = this.parse(raw);
-      const { parent, name } = splitName(path);
-      const tree = await this.tree(tenant);
-      return this.withLock(tenant, [path], signal, async (locks) => {
-        const { handle: directory } = await tree.openDirectory(parent, false);
-        try {
-          const before = await this.readTextForEdit(directory, name, path, options.ifMatch);
-          const after = applyEdits(before.text, edits);
-          const diff = unifiedDiff(path.relative, before.text, after);
-          if (options.dryRun) return { path: path.relative, etag: before.etag, diff, dryRun: true };
-          const bytes = Buffer.from(after, 'utf8');
-          if (bytes.length > this.limits.maxWriteBytes) {
-            throw new PathRefusal(
-              'too_large',
-              `The edited file would be ${bytes.length} bytes; the limit is ${this.limits.maxWriteBytes}.`,
-            );
-          }
-          await this.checkQuota(tree, bytes.length - before.size, signal);
-          const stats = await replaceAtomically(directory, name, bytes, {
-            createOnly: false,
-            beforeCommit: () => stillOurs(locks, signal),
-          });
-          this.metrics.bytesWritten.inc(bytes.length);
-          return { path: path.relative, etag: etagOf(stats), diff, dryRun: false };
-        } finally {
-          await directory.close();
-        }
-      });
+    return this.changeFile(tenant, raw, { createParents: false }, signal, async ({ path, name, directory, commit }) => {
+      const before = await this.readTextForEdit(directory, name, path, options.ifMatch);
+      const after = applyEdits(before.text, edits);
+      const diff = unifiedDiff(path.relative, before.text, after);
+      if (options.dryRun) return { path: path.relative, etag: before.etag, diff, dryRun: true };
+      const stats = await commit(Buffer.from(after, 'utf8'), before.size, false);
+      return { path: path.relative, etag: etagOf(stats), diff, dryRun: false };
     });
   }
 
@@ -386,34 +353,24 @@ export class Workspace {
   }
 
   async delete(tenant: string, raw: string, recursive: boolean, signal: AbortSignal) {
-    return this.guard(raw, async () => {
-      const path = this.parse(raw);
-      const { parent, name } = splitName(path);
-      const tree = await this.tree(tenant);
-      return this.withLock(tenant, [path], signal, async (locks) => {
-        const { handle: directory } = await tree.openDirectory(parent, false);
-        try {
-          const target = await fs.lstat(at(directory, name));
-          await stillOurs(locks, signal);
-          if (!target.isDirectory()) {
-            await fs.unlink(at(directory, name));
-          } else if (recursive) {
-            await removeTree(directory, name);
-          } else {
-            await fs.rmdir(at(directory, name)).catch((error: NodeJS.ErrnoException) => {
-              if (error.code !== 'ENOTEMPTY') throw error;
-              throw new PathRefusal(
-                'precondition',
-                `${show(path)} is a non-empty directory; pass recursive: true to delete it.`,
-              );
-            });
-          }
-          await directory.sync();
-          return { path: path.relative, type: kindOf(target), deleted: true };
-        } finally {
-          await directory.close();
-        }
-      });
+    return this.changeFile(tenant, raw, { createParents: false }, signal, async ({ path, name, directory, locks }) => {
+      const target = await fs.lstat(at(directory, name));
+      await stillOurs(locks, signal);
+      if (!target.isDirectory()) {
+        await fs.unlink(at(directory, name));
+      } else if (recursive) {
+        await removeTree(directory, name);
+      } else {
+        await fs.rmdir(at(directory, name)).catch((error: NodeJS.ErrnoException) => {
+          if (error.code !== 'ENOTEMPTY') throw error;
+          throw new PathRefusal(
+            'precondition',
+            `${show(path)} is a non-empty directory; pass recursive: true to delete it.`,
+          );
+        });
+      }
+      await directory.sync();
+      return { path: path.relative, type: kindOf(target), deleted: true };
     });
   }
 
@@ -428,6 +385,54 @@ export class Workspace {
       await file.close();
       await fs.unlink(probe).catch(() => undefined);
     }
+  }
+
+  /**
+   * The frame of every change to one path: parse it, hold its lease, open its directory without
+   * following links, and offer `commit`, the one way new content reaches the disk (size cap, quota,
+   * atomic replace under a lease still held, bytes counted).
+   */
+  private async changeFile<T>(
+    tenant: string,
+    raw: string,
+    options: { createParents: boolean },
+    signal: AbortSignal,
+    work: (change: {
+      path: WorkspacePath;
+      name: string;
+      directory: FileHandle;
+      locks: HeldLock[];
+      commit(bytes: Uint8Array, replacedSize: number, createOnly: boolean): Promise<BigIntStats>;
+    }) => Promise<T>,
+  ): Promise<T> {
+    return this.guard(raw, async () => {
+      const path = this.parse(raw);
+      const { parent, name } = splitName(path);
+      const tree = await this.tree(tenant);
+      return this.withLock(tenant, [path], signal, async (locks) => {
+        const { handle: directory } = await tree.openDirectory(parent, options.createParents);
+        const commit = async (bytes: Uint8Array, replacedSize: number, createOnly: boolean) => {
+          if (bytes.length > this.limits.maxWriteBytes) {
+            throw new PathRefusal(
+              'too_large',
+              `${show(path)} would be ${bytes.length} bytes; one write may be at most ${this.limits.maxWriteBytes}.`,
+            );
+          }
+          await this.checkQuota(tree, bytes.length - replacedSize, signal);
+          const stats = await replaceAtomically(directory, name, bytes, {
+            createOnly,
+            beforeCommit: () => stillOurs(locks, signal),
+          });
+          this.metrics.bytesWritten.inc(bytes.length);
+          return stats;
+        };
+        try {
+          return await work({ path, name, directory, locks, commit });
+        } finally {
+          await directory.close();
+        }
+      });
+    });
   }
 
   private parse(raw: string): WorkspacePath {

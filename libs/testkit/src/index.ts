@@ -6,4 +6,11 @@ export { type PostgresInstance, type StartPostgresOptions, startPostgres } from 
 export { type RedisInstance, startRedis } from './redis.js';
 export { type ServiceProcess, spawnService } from './service-process.js';
 export { runSqlFile } from './sql-file.js';
-export { callTool, errorOf, resultOf, type ToolErrorShape, type ToolOutcome } from './tool-results.js';
+export { LOCAL_TEST_SERVER_ENV } from './test-server-env.js';
+export {
+  callTool,
+  errorOf,
+  resultOf,
+  type ToolErrorShape,
+  type ToolOutcome,
+} from './tool-results.js';

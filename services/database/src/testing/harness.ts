@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { type RunningService, startService } from '@flotilla/runtime';
-import { type PostgresInstance, runSqlFile, startPostgres } from '@flotilla/testkit';
+import { LOCAL_TEST_SERVER_ENV, type PostgresInstance, runSqlFile, startPostgres } from '@flotilla/testkit';
 import pg from 'pg';
 import { databaseEnvironment } from '../config.js';
 import { databaseService, setupDatabase } from '../server.js';
@@ -66,12 +66,7 @@ export async function startTestDatabase(
         setup: setupDatabase,
         transport: 'http',
         env: {
-          HOST: '127.0.0.1',
-          PORT: '0',
-          ADMIN_PORT: '0',
-          AUTH_MODE: 'none',
-          SHUTDOWN_DELAY_MS: '0',
-          LOG_LEVEL: 'silent',
+          ...LOCAL_TEST_SERVER_ENV,
           DATABASE_URL: runtimeUrl,
           DB_WRITABLE_TABLES: options.writableTables ?? '',
           ...options.serverEnv,

@@ -3,7 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type RunningService, startService } from '@flotilla/runtime';
-import { connectMcpClient, mintApiKey, type ServiceProcess, spawnService, writeApiKeysFile } from '@flotilla/testkit';
+import {
+  connectMcpClient,
+  LOCAL_TEST_SERVER_ENV,
+  mintApiKey,
+  type ServiceProcess,
+  spawnService,
+  writeApiKeysFile,
+} from '@flotilla/testkit';
 import type { Client } from '@modelcontextprotocol/client';
 import { filesEnvironment } from '../config.js';
 import { tenantDirectoryName } from '../sandbox.js';
@@ -72,13 +79,9 @@ export async function startFilesTestBed(): Promise<FilesTestBed> {
         setup: setupFiles,
         transport: 'http',
         env: {
-          HOST: '127.0.0.1',
-          PORT: '0',
-          ADMIN_PORT: '0',
+          ...LOCAL_TEST_SERVER_ENV,
           AUTH_MODE: 'api-key',
           AUTH_API_KEYS_FILE: keysFile,
-          SHUTDOWN_DELAY_MS: '0',
-          LOG_LEVEL: 'silent',
           // Tests fire thousands of calls a minute from one principal; budgets are tested in the runtime's own suite.
           RATE_LIMIT_PER_MINUTE: '1000000',
           FILES_ROOT: root,

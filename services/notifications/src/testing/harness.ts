@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { type RunningService, startService } from '@flotilla/runtime';
 import {
   callTool,
+  LOCAL_TEST_SERVER_ENV,
   type PostgresInstance,
   resultOf,
   runSqlFile,
@@ -93,13 +94,8 @@ export async function startTestNotifications(options: {
   }
   const runtimeUrl = postgres.urlFor(RUNTIME_ROLE, RUNTIME_PASSWORD);
   const serverEnv = (env: Record<string, string> = {}) => ({
-    HOST: '127.0.0.1',
-    PORT: '0',
-    ADMIN_PORT: '0',
-    AUTH_MODE: 'none',
-    SHUTDOWN_DELAY_MS: '0',
+    ...LOCAL_TEST_SERVER_ENV,
     SHUTDOWN_TIMEOUT_MS: '3000',
-    LOG_LEVEL: 'silent',
     DATABASE_URL: runtimeUrl,
     NOTIFY_CHANNELS_FILE: channelsFile,
     NOTIFY_RETRY_BASE_MS: '50',

@@ -20,5 +20,8 @@ export function isTransientPostgresError(error: unknown): boolean {
     );
   }
   if (TRANSIENT_NODE_ERRORS.has(code)) return true;
+  // 08P01 is also what Postgres answers a statement given the wrong number of parameters: the
+  // caller's mistake, not a broken connection.
+  if (code === '08P01') return false;
   return code.startsWith('08') || ['57P01', '57P02', '57P03', '53300', '40001', '40P01'].includes(code);
 }

@@ -32,9 +32,12 @@ export class ReadOnlySql {
   ): Promise<RowsResult> {
     await this.guard(request.sql);
     const maxRows = Math.min(request.maxRows ?? this.limits.defaultRows, this.limits.maxRows);
-    return this.querier.read(principal, signal, (session) =>
-      session.rows({ sql: request.sql, params: request.params, maxRows, maxBytes: this.limits.maxBytes }),
-    );
+    return this.querier.select(principal, signal, {
+      sql: request.sql,
+      params: request.params,
+      maxRows,
+      maxBytes: this.limits.maxBytes,
+    });
   }
 
   async explain(principal: Principal, signal: AbortSignal, request: { sql: string; params: readonly unknown[] }) {

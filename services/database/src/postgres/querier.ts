@@ -2,8 +2,8 @@ import type { Principal } from '@flotilla/auth';
 import { type DependencyPolicy, isBrokenCircuit, isTransientPostgresError } from '@flotilla/resilience';
 import { ToolError } from '@flotilla/runtime';
 import pg from 'pg';
-import { readBounded } from './bounded-query.js';
 import { toToolError } from './errors.js';
+import { type BoundedRows, pipelinedRead, type ReadSettings } from './pipelined-read.js';
 import { toJsonValue, uniqueColumnNames } from './values.js';
 
 export interface QuerierSettings {
@@ -27,9 +27,8 @@ export interface RowsResult {
   durationMs: number;
 }
 
-/** A statement run inside a read-only transaction the querier opened. */
+/** Statements run inside a read-only transaction the querier opened. */
 export interface ReadSession {
-  rows(request: RowsRequest): Promise<RowsResult>;
   query<Row extends pg.QueryResultRow>(sql: string, params?: readonly unknown[]): Promise<Row[]>;
 }
 
@@ -49,12 +48,16 @@ export interface WriteSession {
  */
 export class Querier {
   private readonly typeNames = new Map<number, string>();
+  /** The allowed schemas as quoted identifiers, the search path of every transaction. */
+  private readonly searchPath: string;
 
   constructor(
     private readonly pool: pg.Pool,
     private readonly policy: DependencyPolicy,
     private readonly settings: QuerierSettings,
-  ) {}
+  ) {
+    this.searchPath = settings.allowedSchemas.map((schema) => pg.escapeIdentifier(schema)).join(', ');
+  }
 
   /** Runs `work` in a read-only transaction that is always rolled back. */
   read<T>(principal: Principal, signal: AbortSignal, work: (session: ReadSession) => Promise<T>): Promise<T> {
@@ -76,12 +79,51 @@ export class Querier {
     );
   }
 
-  private async transaction<T>(
+  /**
+   * One agent statement, in one round trip (see pipelined-read.ts): the same read-only transaction
+   * as `read`, its statements prepared once per connection. Asks for one row more than the cap, so
+   * `truncated` is known without fetching further, then keeps rows while they fit the byte cap.
+   */
+  select(principal: Principal, signal: AbortSignal, request: RowsRequest): Promise<RowsResult> {
+    return this.withClient(signal, async (client) => {
+      const started = performance.now();
+      const statement = { sql: request.sql, params: request.params, limit: request.maxRows + 1 };
+      const settings = this.readSettings(principal);
+      let result: BoundedRows;
+      try {
+        result = await pipelinedRead(client, settings, statement);
+      } catch (error) {
+        // A table whose columns changed since the statement was prepared: the failed statement has
+        // been forgotten, so once rolled back the same read prepares it afresh.
+        if (!isChangedResultType(error)) throw error;
+        await client.query('ROLLBACK');
+        result = await pipelinedRead(client, settings, statement);
+      }
+      return this.toRowsResult(client, request, result, started);
+    });
+  }
+
+  private transaction<T>(
     mode: 'READ ONLY' | 'READ WRITE',
     principal: Principal,
     signal: AbortSignal,
     work: (client: pg.PoolClient) => Promise<T>,
   ): Promise<T> {
+    return this.withClient(signal, async (client) => {
+      await client.query(this.beginSql(mode, principal));
+      const result = await work(client);
+      await client.query(mode === 'READ ONLY' ? 'ROLLBACK' : 'COMMIT');
+      return result;
+    });
+  }
+
+  /**
+   * A pooled connection for `work`, cancelled on the server when the signal aborts. When `work`
+   * fails, whatever transaction it left open is rolled back (a failed pipelined read stops before
+   * its own ROLLBACK); a connection whose rollback failed, or that saw a transient error, is
+   * discarded rather than returned to the pool.
+   */
+  private async withClient<T>(signal: AbortSignal, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     signal.throwIfAborted();
     let client: pg.PoolClient;
     try {
@@ -94,10 +136,7 @@ export class Querier {
     signal.addEventListener('abort', cancel, { once: true });
     let broken: Error | undefined;
     try {
-      await client.query(this.beginSql(mode, principal));
-      const result = await work(client);
-      await client.query(mode === 'READ ONLY' ? 'ROLLBACK' : 'COMMIT');
-      return result;
+      return await work(client);
     } catch (error) {
       await client.query('ROLLBACK').catch((rollbackError: Error) => {
         broken = rollbackError;
@@ -132,12 +171,11 @@ export class Querier {
    */
   private beginSql(mode: 'READ ONLY' | 'READ WRITE', principal: Principal): string {
     const timeout = this.settings.statementTimeoutMs;
-    const searchPath = this.settings.allowedSchemas.map((schema) => pg.escapeIdentifier(schema)).join(', ');
     const statements = [
       `BEGIN ${mode}`,
       `SET LOCAL statement_timeout = ${timeout}`,
       `SET LOCAL idle_in_transaction_session_timeout = ${timeout * 2}`,
-      `SET LOCAL search_path = ${searchPath}`,
+      `SET LOCAL search_path = ${this.searchPath}`,
     ];
     // Writes always carry the tenant: the idempotency records are tenant-scoped by a policy of their own.
     if (this.settings.tenantMode === 'rls' || mode === 'READ WRITE') {
@@ -147,21 +185,29 @@ export class Querier {
     return statements.join('; ');
   }
 
+  /** What `select` sets with `set_config`; the tenant only where row-level security reads it. */
+  private readSettings(principal: Principal): ReadSettings {
+    return {
+      statementTimeoutMs: this.settings.statementTimeoutMs,
+      searchPath: this.searchPath,
+      ...(this.settings.tenantMode === 'rls' ? { tenant: principal.tenant } : {}),
+    };
+  }
+
   private session(client: pg.PoolClient): ReadSession {
     return {
       query: async <Row extends pg.QueryResultRow>(sql: string, params: readonly unknown[] = []) =>
         (await client.query<Row>(sql, params as unknown[])).rows,
-      rows: (request) => this.readRows(client, request),
     };
   }
 
-  /**
-   * Asks Postgres for one row more than the cap, so `truncated` is known without fetching further,
-   * then keeps rows while they fit the byte cap.
-   */
-  private async readRows(client: pg.PoolClient, request: RowsRequest): Promise<RowsResult> {
-    const started = performance.now();
-    const { fields, rows: values, more } = await readBounded(client, request.sql, request.params, request.maxRows + 1);
+  /** Keeps rows up to the row cap while they fit the byte cap, as JSON values. */
+  private async toRowsResult(
+    client: pg.PoolClient,
+    request: RowsRequest,
+    { fields, rows: values, more }: BoundedRows,
+    started: number,
+  ): Promise<RowsResult> {
     const names = uniqueColumnNames(fields.map((field) => field.name));
     const rows: Record<string, unknown>[] = [];
     let bytes = 0;
@@ -216,6 +262,12 @@ export class Querier {
       await canceller.end().catch(() => undefined);
     }
   }
+}
+
+/** Postgres refuses to reuse a prepared statement whose result columns a DDL change altered. */
+function isChangedResultType(error: unknown): boolean {
+  const { code, message } = error as { code?: string; message?: string };
+  return code === '0A000' && message === 'cached plan must not change result type';
 }
 
 export function assertSchemaAllowed(schema: string, allowed: readonly string[]): void {

@@ -15,6 +15,7 @@ import { BulkheadRejectedError, bulkhead } from 'cockatiel';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { RuntimeConfig } from './config.js';
 import type { ToolPipeline } from './pipeline.js';
+import { acceptToolCall, type ServerIdentity, toolCallResponse } from './tool-call-lane.js';
 
 export interface HttpAppOptions<Deps> {
   config: RuntimeConfig;
@@ -23,6 +24,8 @@ export interface HttpAppOptions<Deps> {
   principalLimiter: RateLimiter;
   pipeline: ToolPipeline<Deps>;
   buildServer: (principal: Principal) => McpServer;
+  /** What a 2026-07-28 result names as its server. */
+  serverIdentity: ServerIdentity;
   logger: Logger;
   metrics: FleetMetrics;
   inflight: InflightTracker;
@@ -213,8 +216,21 @@ export function createHttpApp<Deps>(options: HttpAppOptions<Deps>) {
     res.on('close', () => {
       if (!res.writableFinished) disconnected.abort(new Error('client disconnected'));
     });
+    const principal = req.principal as Principal;
+    const call = acceptToolCall(req.headers, req.body, pipeline);
+    // A modern tools/call goes straight to the pipeline (tool-call-lane.ts); everything else to the SDK.
+    const answer = call
+      ? async () => {
+          const outcome = await pipeline.call(call.name, call.args, principal, disconnected.signal, call.meta);
+          if (res.closed) return;
+          const body = toolCallResponse(call, outcome, options.serverIdentity);
+          res
+            .writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) })
+            .end(body);
+        }
+      : () => requestScope.run({ signal: disconnected.signal }, () => mcp(req, res, req.body));
     try {
-      await limiter.execute(() => requestScope.run({ signal: disconnected.signal }, () => mcp(req, res, req.body)));
+      await limiter.execute(answer);
     } catch (error) {
       if (error instanceof BulkheadRejectedError) {
         res.set('Retry-After', '1');

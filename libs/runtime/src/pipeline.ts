@@ -64,6 +64,11 @@ export class ToolPipeline<Deps> {
       .map((entry) => entry.descriptor);
   }
 
+  /** Whether a tool of this name exists here (offered or not: calling a hidden one is refused by `call`). */
+  offers(name: string): boolean {
+    return this.registry.has(name);
+  }
+
   /** Scopes the caller lacks for a tool it may otherwise call; empty when it may, or when the tool is not offered. */
   missingScopesFor(name: string, principal: Principal): string[] {
     const entry = this.registry.get(name);

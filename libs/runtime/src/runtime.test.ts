@@ -254,6 +254,43 @@ describe('the tool pipeline', () => {
     await client.close();
   });
 
+  it('answers a 2026-07-28 tools/call on its direct path exactly as the SDK handler does', async () => {
+    const call = (args: Record<string, unknown>) => ({
+      jsonrpc: '2.0',
+      id: 'same-id',
+      method: 'tools/call',
+      params: {
+        name: 'echo',
+        arguments: args,
+        _meta: {
+          'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+          'io.modelcontextprotocol/clientInfo': { name: 'test', version: '1.0.0' },
+          'io.modelcontextprotocol/clientCapabilities': {},
+        },
+      },
+    });
+    const headers = {
+      authorization: `Bearer ${readerKey.key}`,
+      'mcp-protocol-version': '2026-07-28',
+      'mcp-method': 'tools/call',
+    };
+    // The same tool name Base64-encoded, as the standard allows: the SDK decodes it, the direct path
+    // takes only the plain form, so this request is answered by the SDK's handler.
+    const encodedName = `=?base64?${Buffer.from('echo').toString('base64')}?=`;
+    const withoutErrorId = (text: string) =>
+      text.replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, 'ID');
+    for (const args of [{ text: 'hello' }, { text: 42 }]) {
+      const direct = await post(service.mcpUrl, call(args), { ...headers, 'mcp-name': 'echo' });
+      const viaSdk = await post(service.mcpUrl, call(args), { ...headers, 'mcp-name': encodedName });
+      // Two paths really answered: the direct one sends a Content-Length, the SDK streams its body.
+      expect(direct.headers.get('content-length')).not.toBeNull();
+      expect(viaSdk.headers.get('content-length')).toBeNull();
+      expect(direct.status).toBe(viaSdk.status);
+      expect(direct.headers.get('content-type')).toBe(viaSdk.headers.get('content-type'));
+      expect(withoutErrorId(await direct.text())).toBe(withoutErrorId(await viaSdk.text()));
+    }
+  });
+
   it('stops a slow call at TOOL_TIMEOUT_MS and aborts its signal', async () => {
     const client = await connectMcpClient(service.mcpUrl, { token: readerKey.key });
     const started = Date.now();

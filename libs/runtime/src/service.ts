@@ -19,7 +19,7 @@ import { ConfigError, loadConfig, type RuntimeConfig, type Transport } from './c
 import { createHttpApp, InflightTracker } from './http-app.js';
 import { ToolPipeline } from './pipeline.js';
 import { resourceIdentityProblems } from './startup-check.js';
-import { buildMcpServer, type PromptDefinition, type ResourceTemplateDefinition } from './surface.js';
+import { buildMcpServer, type PromptDefinition, type ResourceTemplateDefinition, serverIdentityOf } from './surface.js';
 import type { AnyTool } from './tool.js';
 
 export interface ServiceDefinition<Deps> {
@@ -228,6 +228,7 @@ export async function startService<Shape extends z.ZodRawShape, Deps>(
     principalLimiter: limiterFor('principal', config.RATE_LIMIT_PER_MINUTE),
     pipeline,
     buildServer,
+    serverIdentity: serverIdentityOf(surface),
     logger,
     metrics,
     inflight,

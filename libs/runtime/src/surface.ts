@@ -11,6 +11,7 @@ import { z } from 'zod';
 import { newErrorId, ToolError } from './errors.js';
 import { requestScope } from './http-app.js';
 import type { ToolPipeline } from './pipeline.js';
+import type { ServerIdentity } from './tool-call-lane.js';
 
 export interface SurfaceContext<Deps> {
   principal: Principal;
@@ -55,6 +56,11 @@ export interface ServiceSurface<Deps> {
   prompts: readonly PromptDefinition<Deps>[];
 }
 
+/** How a Flotilla server names itself to clients. */
+export function serverIdentityOf(surface: { name: string; title: string; version: string }): ServerIdentity {
+  return { name: `flotilla-${surface.name}`, title: surface.title, version: surface.version };
+}
+
 /**
  * Builds the SDK server instance for one request (HTTP) or one connection (stdio). Tool listing and
  * dispatch are Flotilla's own, so the pipeline decides order, scopes and the error model; resources
@@ -66,10 +72,10 @@ export function buildMcpServer<Deps>(
   principal: Principal,
   context: { deps: Deps; log: Logger },
 ): McpServer {
-  const server = new McpServer(
-    { name: `flotilla-${surface.name}`, title: surface.title, version: surface.version },
-    { capabilities: { tools: { listChanged: false } }, instructions: surface.instructions },
-  );
+  const server = new McpServer(serverIdentityOf(surface), {
+    capabilities: { tools: { listChanged: false } },
+    instructions: surface.instructions,
+  });
   server.server.setRequestHandler('tools/list', async () => ({ tools: pipeline.list(principal) }));
   server.server.setRequestHandler('tools/call', (request, extra) =>
     pipeline.call(

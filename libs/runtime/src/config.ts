@@ -42,6 +42,7 @@ export const runtimeEnvironment = {
   PORT: port(8080),
   ADMIN_PORT: port(9090),
   HOST: z.string().default('0.0.0.0'),
+  REUSE_PORT: flag,
   PUBLIC_URL: z.url().optional(),
   ALLOWED_ORIGINS: list,
   ALLOWED_HOSTS: list,

@@ -156,7 +156,12 @@ export class ToolPipeline<Deps> {
       }
     }
     // Aggressive: the caller gets TIMEOUT at the deadline even if the handler is slow to notice the abort.
-    const deadline = timeout(this.options.toolTimeoutMs, TimeoutStrategy.Aggressive);
+    // Not aborted on return: a handler has finished its work when it returns, and an abort builds a
+    // DOMException (with its stack) on every call.
+    const deadline = timeout(this.options.toolTimeoutMs, {
+      strategy: TimeoutStrategy.Aggressive,
+      abortOnReturn: false,
+    });
     const parent = AbortSignal.any([requestSignal, this.options.shutdownSignal]);
     let timedOut = false;
     deadline.onTimeout(() => {

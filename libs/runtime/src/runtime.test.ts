@@ -3,6 +3,7 @@ import { request as httpRequest } from 'node:http';
 import { Writable } from 'node:stream';
 import {
   connectMcpClient,
+  freePort,
   mintApiKey,
   type RedisInstance,
   startRedis,
@@ -88,9 +89,44 @@ function post(url: string, body: unknown, headers: Record<string, string> = {}) 
   });
 }
 
+/** A POST over a connection of its own (fetch would reuse one), answered with the body text. */
+function postOnNewConnection(url: string, body: unknown, headers: Record<string, string>): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const request = httpRequest(url, {
+      method: 'POST',
+      agent: false,
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers },
+    });
+    request.on('error', reject);
+    request.on('response', async (response) => {
+      let text = '';
+      for await (const chunk of response) text += chunk;
+      resolve(text);
+    });
+    request.end(JSON.stringify(body));
+  });
+}
+
 type ReadyBody = { dependencies: Record<string, { status: string }> };
 
 const listTools = { jsonrpc: '2.0', id: 1, method: 'tools/list' };
+
+/** A standalone 2026-07-28 `tools/call` of the fixture's echo tool, as the official client sends it. */
+const echoCall = (args: Record<string, unknown>) => ({
+  jsonrpc: '2.0',
+  id: 'same-id',
+  method: 'tools/call',
+  params: {
+    name: 'echo',
+    arguments: args,
+    _meta: {
+      'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+      'io.modelcontextprotocol/clientInfo': { name: 'test', version: '1.0.0' },
+      'io.modelcontextprotocol/clientCapabilities': {},
+    },
+  },
+});
+const modernHeaders = { 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call' };
 
 beforeAll(async () => {
   [issuer, redis] = await Promise.all([startTestIssuer(), startRedis()]);
@@ -255,33 +291,15 @@ describe('the tool pipeline', () => {
   });
 
   it('answers a 2026-07-28 tools/call on its direct path exactly as the SDK handler does', async () => {
-    const call = (args: Record<string, unknown>) => ({
-      jsonrpc: '2.0',
-      id: 'same-id',
-      method: 'tools/call',
-      params: {
-        name: 'echo',
-        arguments: args,
-        _meta: {
-          'io.modelcontextprotocol/protocolVersion': '2026-07-28',
-          'io.modelcontextprotocol/clientInfo': { name: 'test', version: '1.0.0' },
-          'io.modelcontextprotocol/clientCapabilities': {},
-        },
-      },
-    });
-    const headers = {
-      authorization: `Bearer ${readerKey.key}`,
-      'mcp-protocol-version': '2026-07-28',
-      'mcp-method': 'tools/call',
-    };
+    const headers = { authorization: `Bearer ${readerKey.key}`, ...modernHeaders };
     // The same tool name Base64-encoded, as the standard allows: the SDK decodes it, the direct path
     // takes only the plain form, so this request is answered by the SDK's handler.
     const encodedName = `=?base64?${Buffer.from('echo').toString('base64')}?=`;
     const withoutErrorId = (text: string) =>
       text.replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, 'ID');
     for (const args of [{ text: 'hello' }, { text: 42 }]) {
-      const direct = await post(service.mcpUrl, call(args), { ...headers, 'mcp-name': 'echo' });
-      const viaSdk = await post(service.mcpUrl, call(args), { ...headers, 'mcp-name': encodedName });
+      const direct = await post(service.mcpUrl, echoCall(args), { ...headers, 'mcp-name': 'echo' });
+      const viaSdk = await post(service.mcpUrl, echoCall(args), { ...headers, 'mcp-name': encodedName });
       // Two paths really answered: the direct one sends a Content-Length, the SDK streams its body.
       expect(direct.headers.get('content-length')).not.toBeNull();
       expect(viaSdk.headers.get('content-length')).toBeNull();
@@ -462,6 +480,27 @@ describe('shared state across replicas', () => {
       expect((await client.listTools()).tools.length).toBe(4);
       await client.close();
     }
+  });
+  it('lets two replicas share one port with REUSE_PORT, the kernel spreading connections between them', async () => {
+    const port = String(await freePort());
+    const env = { REDIS_URL: redis.url, REUSE_PORT: 'true', PORT: port };
+    const [a, b] = [await start(env), await start(env)];
+    expect(a.mcpUrl).toBe(b.mcpUrl);
+    // One new connection per call (no keep-alive), so the kernel places each anew.
+    const headers = { authorization: `Bearer ${readerKey.key}`, 'mcp-name': 'echo', ...modernHeaders };
+    for (let i = 0; i < 40; i++) {
+      const answer = await postOnNewConnection(a.mcpUrl, echoCall({ text: `r${i}` }), headers);
+      expect(answer).toContain(`"text":"r${i}"`);
+    }
+    const calls = async (service: RunningService) => {
+      const text = await (await fetch(`${service.adminUrl}/metrics`)).text();
+      const line = text.split('\n').find((row) => row.startsWith('mcp_tool_calls_total{tool="echo"'));
+      return Number(line?.split(' ').at(-1) ?? 0);
+    };
+    const [servedByA, servedByB] = [await calls(a), await calls(b)];
+    expect(servedByA + servedByB).toBe(40);
+    expect(servedByA).toBeGreaterThan(0);
+    expect(servedByB).toBeGreaterThan(0);
   });
 });
 

@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createAuthenticator, type Principal } from '@flotilla/auth';
 import {
@@ -234,7 +234,7 @@ export async function startService<Shape extends z.ZodRawShape, Deps>(
     inflight,
   });
   const admin = createAdminApp({ metrics, isDraining: () => draining, checkReadiness });
-  const mcpServer = await listen(http.app, config.PORT, config.HOST);
+  const mcpServer = await listen(http.app, config.PORT, config.HOST, config.REUSE_PORT);
   const adminServer = await listen(admin.app, config.ADMIN_PORT, config.HOST);
   const mcpPort = (mcpServer.address() as AddressInfo).port;
   const adminPort = (adminServer.address() as AddressInfo).port;
@@ -283,9 +283,15 @@ export async function startService<Shape extends z.ZodRawShape, Deps>(
   };
 }
 
-function listen(app: import('express').Express, port: number, host: string): Promise<Server> {
+/** `reusePort`: several replicas on one Linux host may bind the same port; the kernel spreads connections. */
+function listen(app: import('express').Express, port: number, host: string, reusePort = false): Promise<Server> {
   return new Promise((resolve, reject) => {
-    const server = app.listen(port, host, (error?: Error) => (error ? reject(error) : resolve(server)));
+    const server = createServer(app);
+    server.once('error', reject);
+    server.listen({ port, host, reusePort }, () => {
+      server.off('error', reject);
+      resolve(server);
+    });
     // Keep-alive connections must outlive a load balancer's idle timeout, or requests race a close.
     server.keepAliveTimeout = 65_000;
   });

@@ -30,7 +30,12 @@ export interface BenchReport {
   };
   readonly runs: readonly SystemRun[];
   /** Flotilla's requests/s divided by the other system's, when both ran. */
-  readonly throughputRatios: { readonly flotillaToToolbox?: number; readonly flotillaToFloor?: number };
+  readonly throughputRatios: {
+    readonly flotillaToToolbox?: number;
+    readonly flotillaToFloor?: number;
+    readonly flotilla2ToToolbox?: number;
+    readonly flotilla2ToFloor?: number;
+  };
 }
 
 export function throughputRatios(runs: readonly SystemRun[]): BenchReport['throughputRatios'] {
@@ -40,6 +45,8 @@ export function throughputRatios(runs: readonly SystemRun[]): BenchReport['throu
   return {
     flotillaToToolbox: ratio(rate('flotilla'), rate('toolbox')),
     flotillaToFloor: ratio(rate('flotilla'), rate('floor')),
+    flotilla2ToToolbox: ratio(rate('flotilla-2'), rate('toolbox')),
+    flotilla2ToFloor: ratio(rate('flotilla-2'), rate('floor')),
   };
 }
 
@@ -78,10 +85,15 @@ function cells(run: SystemRun): string[] {
 }
 
 function ratioLines(report: BenchReport): string[] {
-  const { flotillaToToolbox, flotillaToFloor } = report.throughputRatios;
+  const ratios = report.throughputRatios;
   const lines: string[] = [];
-  if (flotillaToToolbox !== undefined) lines.push(`Flotilla / Toolbox throughput: ${flotillaToToolbox.toFixed(2)}×`);
-  if (flotillaToFloor !== undefined) lines.push(`Flotilla / floor throughput: ${flotillaToFloor.toFixed(2)}×`);
+  const line = (label: string, ratio: number | undefined) => {
+    if (ratio !== undefined) lines.push(`${label} throughput: ${ratio.toFixed(2)}×`);
+  };
+  line('Flotilla / Toolbox', ratios.flotillaToToolbox);
+  line('Flotilla / floor', ratios.flotillaToFloor);
+  line('Flotilla, 2 replicas / Toolbox', ratios.flotilla2ToToolbox);
+  line('Flotilla, 2 replicas / floor', ratios.flotilla2ToFloor);
   return lines;
 }
 

@@ -30,6 +30,7 @@ const LOAD_CUSTOMERS = customerIds(500);
 
 const START: Record<SystemName, (context: SystemContext, nodeOptions?: string) => Promise<RunningSystem>> = {
   flotilla: startFlotilla,
+  'flotilla-2': (context, nodeOptions) => startFlotilla(context, nodeOptions, 2),
   toolbox: (context) => startToolbox(context),
   floor: startFloor,
 };
@@ -130,7 +131,7 @@ async function runAll(
 
 async function main(): Promise<void> {
   const settings = readSettings();
-  if (settings.systems.includes('flotilla') && !existsSync(FLOTILLA_MAIN)) {
+  if (settings.systems.some((name) => name.startsWith('flotilla')) && !existsSync(FLOTILLA_MAIN)) {
     throw new Error(`${FLOTILLA_MAIN} is missing: run \`npm run build\` at the repository root first`);
   }
   exitOnSignals();

@@ -18,7 +18,7 @@ export interface Settings {
   readonly protocol: string;
 }
 
-export const SYSTEM_NAMES = ['flotilla', 'toolbox', 'floor'] as const;
+export const SYSTEM_NAMES = ['flotilla', 'flotilla-2', 'toolbox', 'floor'] as const;
 export type SystemName = (typeof SYSTEM_NAMES)[number];
 
 const DEFAULTS = { duration: 10, warmup: 3, connections: 32, pool: 10 };

@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { mintApiKey, spawnService, startRedis, writeApiKeysFile } from '@flotilla/testkit';
+import { freePort, mintApiKey, spawnService, startRedis, writeApiKeysFile } from '@flotilla/testkit';
 import { looksLikeToolSuccess, mcpHeaders, toolResultOf, toolsCallBody } from '../mcp.ts';
 import type { Row, RunningSystem, SystemContext } from './system.ts';
 
@@ -9,47 +9,65 @@ const RATE_LIMIT_PER_MINUTE = 1_000_000_000;
 
 /**
  * Flotilla's database server as it runs in production: its own process, API-key auth, and the
- * per-principal rate limit kept in a real Redis, consulted on every request.
+ * per-principal rate limit kept in a real Redis, consulted on every request. With `replicas` > 1,
+ * that many processes share one port (REUSE_PORT: the kernel spreads the load generator's
+ * connections over them) and one Redis, and split the Postgres pool between them, so the system
+ * as a whole holds the same number of connections as the others.
  */
-export async function startFlotilla(context: SystemContext, nodeOptions?: string): Promise<RunningSystem> {
+export async function startFlotilla(
+  context: SystemContext,
+  nodeOptions?: string,
+  replicas = 1,
+): Promise<RunningSystem> {
   const redis = await startRedis();
+  const services: Awaited<ReturnType<typeof spawnService>>[] = [];
   try {
     const apiKey = mintApiKey({ subject: 'bench', tenant: 'bench', scopes: ['db:read'] });
-    const service = await spawnService(MAIN, {
-      AUTH_MODE: 'api-key',
-      AUTH_API_KEYS_FILE: await writeApiKeysFile([apiKey.entry]),
-      DATABASE_URL: context.runtimeUrl,
-      DB_POOL_MAX: String(context.poolSize),
-      REDIS_URL: redis.url,
-      RATE_LIMIT_PER_MINUTE: String(RATE_LIMIT_PER_MINUTE),
-      // The default (64) unless the benchmark opens more connections than that: nothing may be shed.
-      MAX_INFLIGHT: String(Math.max(64, context.connections)),
-      // The production default: one audit line per tool call, as Toolbox writes one access line per request.
-      LOG_LEVEL: 'info',
-      SHUTDOWN_DELAY_MS: '0',
-      // A request whose client left while it awaited auth or Redis stays counted as in flight for good
-      // (http-app.ts attaches its 'close' listener too late), so the drain after the load can only time
-      // out. 2 s instead of 20 keeps the stop inside spawnService's 10 s grace, and the CPU profile.
-      SHUTDOWN_TIMEOUT_MS: '2000',
-      ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}),
-    });
+    const keysFile = await writeApiKeysFile([apiKey.entry]);
+    const port = String(await freePort());
+    for (let replica = 0; replica < replicas; replica++) {
+      services.push(
+        await spawnService(MAIN, {
+          AUTH_MODE: 'api-key',
+          AUTH_API_KEYS_FILE: keysFile,
+          DATABASE_URL: context.runtimeUrl,
+          DB_POOL_MAX: String(Math.max(1, Math.floor(context.poolSize / replicas))),
+          REDIS_URL: redis.url,
+          RATE_LIMIT_PER_MINUTE: String(RATE_LIMIT_PER_MINUTE),
+          // The default (64) unless the benchmark opens more connections than that: nothing may be shed.
+          MAX_INFLIGHT: String(Math.max(64, context.connections)),
+          // The production default: one audit line per tool call, as Toolbox writes one access line per request.
+          LOG_LEVEL: 'info',
+          SHUTDOWN_DELAY_MS: '0',
+          SHUTDOWN_TIMEOUT_MS: '2000',
+          PORT: port,
+          ...(replicas > 1 ? { REUSE_PORT: 'true' } : {}),
+          ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}),
+        }),
+      );
+    }
+    const [service] = services as [(typeof services)[number]];
     return {
-      name: 'flotilla',
-      description: 'Flotilla database server, `query` tool: MCP Streamable HTTP, API key, Redis rate limit',
+      name: replicas > 1 ? 'flotilla-2' : 'flotilla',
+      description:
+        replicas > 1
+          ? `the same, ${replicas} replicas sharing its port (REUSE_PORT) and Redis, the pool split between them`
+          : 'Flotilla database server, `query` tool: MCP Streamable HTTP, API key, Redis rate limit',
       url: service.mcpUrl,
       headers: { ...mcpHeaders('query', context.protocol), authorization: `Bearer ${apiKey.key}` },
-      pids: service.child.pid ? [service.child.pid] : [],
+      pids: services.flatMap((replica) => (replica.child.pid ? [replica.child.pid] : [])),
       requestBody: (customerId) =>
         toolsCallBody('query', { sql: context.statement, params: [customerId] }, context.protocol),
       rowsOf: (contentType, body) =>
         (toolResultOf(contentType, body).structuredContent as { rows: Row[] } | undefined)?.rows ?? [],
       isSuccess: looksLikeToolSuccess,
       async stop() {
-        await service.stop();
+        await Promise.all(services.map((replica) => replica.stop()));
         await redis.destroy();
       },
     };
   } catch (error) {
+    await Promise.all(services.map((replica) => replica.stop()));
     await redis.destroy();
     throw error;
   }

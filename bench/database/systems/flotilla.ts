@@ -38,6 +38,7 @@ export async function startFlotilla(
           MAX_INFLIGHT: String(Math.max(64, context.connections)),
           // The production default: one audit line per tool call, as Toolbox writes one access line per request.
           LOG_LEVEL: 'info',
+          // Stop promptly once the measurement is over, within spawnService's grace (and with the CPU profile written).
           SHUTDOWN_DELAY_MS: '0',
           SHUTDOWN_TIMEOUT_MS: '2000',
           PORT: port,

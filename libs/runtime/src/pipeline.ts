@@ -24,6 +24,8 @@ export interface PipelineOptions<Deps> {
   /** Per-tool budgets, keyed by tool name; built once from the tool's default and TOOL_RATE_LIMITS. */
   toolLimiters: ReadonlyMap<string, RateLimiter>;
   logger: Logger;
+  /** Where the one audit line per call goes (see createLoggers). */
+  auditLogger: Logger;
   metrics: FleetMetrics;
   /** Aborted when the replica stops waiting for in-flight calls during shutdown. */
   shutdownSignal: AbortSignal;
@@ -228,15 +230,15 @@ export class ToolPipeline<Deps> {
   ): void {
     const tool = definition.name;
     const outcome = errorCode ?? 'success';
-    const { metrics, logger } = this.options;
+    const { metrics, auditLogger } = this.options;
     metrics.toolCalls.inc({ tool, outcome });
     metrics.operationDuration.observe(
       { mcp_method_name: 'tools/call', gen_ai_tool_name: tool, outcome: errorCode ? 'error' : 'success' },
       durationMs / 1000,
     );
     // The digests cost more than the rest of the bookkeeping; skip them when the line would be dropped.
-    if (!logger.isLevelEnabled('info')) return;
-    writeAudit(logger, {
+    if (!auditLogger.isLevelEnabled('info')) return;
+    writeAudit(auditLogger, {
       subject: principal.subject,
       tenant: principal.tenant,
       tool,

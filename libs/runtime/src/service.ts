@@ -9,7 +9,7 @@ import {
   type RateLimiter,
   type Redis,
 } from '@flotilla/resilience';
-import { createLogger, createMetrics, type FleetMetrics, type Logger } from '@flotilla/telemetry';
+import { createLoggers, createMetrics, type FleetMetrics, type Logger } from '@flotilla/telemetry';
 import { stopTracing } from '@flotilla/telemetry/tracing';
 import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import type { DestinationStream } from 'pino';
@@ -76,7 +76,7 @@ export async function startService<Shape extends z.ZodRawShape, Deps>(
 ): Promise<RunningService> {
   const config = loadConfig(options.environment, { env: options.env, transport: options.transport });
   const { definition } = options;
-  const logger = createLogger({
+  const { logger, audit } = createLoggers({
     service: `flotilla-${definition.name}`,
     version: definition.version,
     level: config.LOG_LEVEL,
@@ -117,6 +117,7 @@ export async function startService<Shape extends z.ZodRawShape, Deps>(
     toolTimeoutMs: config.TOOL_TIMEOUT_MS,
     toolLimiters,
     logger,
+    auditLogger: audit,
     metrics,
     shutdownSignal: shutdownController.signal,
   });

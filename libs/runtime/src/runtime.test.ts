@@ -89,8 +89,15 @@ function post(url: string, body: unknown, headers: Record<string, string> = {}) 
   });
 }
 
-/** A POST over a connection of its own (fetch would reuse one), answered with the body text. */
-function postOnNewConnection(url: string, body: unknown, headers: Record<string, string>): Promise<string> {
+/**
+ * A POST through node:http on a connection of its own: fetch reuses connections and may not set
+ * Host. Resolves with the status and the body text.
+ */
+function rawPost(
+  url: string,
+  body: unknown,
+  headers: Record<string, string>,
+): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     const request = httpRequest(url, {
       method: 'POST',
@@ -101,7 +108,7 @@ function postOnNewConnection(url: string, body: unknown, headers: Record<string,
     request.on('response', async (response) => {
       let text = '';
       for await (const chunk of response) text += chunk;
-      resolve(text);
+      resolve({ status: response.statusCode ?? 0, text });
     });
     request.end(JSON.stringify(body));
   });
@@ -415,25 +422,7 @@ describe('transport guards', () => {
   });
 
   it('refuses a Host that is not allowed (DNS rebinding)', async () => {
-    // fetch() may not set Host, so this one request goes through node:http.
-    const url = new URL(service.mcpUrl);
-    const status = await new Promise<number>((resolve, reject) => {
-      const request = httpRequest(
-        {
-          host: url.hostname,
-          port: url.port,
-          path: url.pathname,
-          method: 'POST',
-          headers: { ...auth(), host: 'attacker.example.com', 'content-type': 'application/json' },
-        },
-        (response) => {
-          response.resume();
-          resolve(response.statusCode ?? 0);
-        },
-      );
-      request.on('error', reject);
-      request.end(JSON.stringify(listTools));
-    });
+    const { status } = await rawPost(service.mcpUrl, listTools, { ...auth(), host: 'attacker.example.com' });
     expect(status).toBe(403);
   });
 
@@ -489,8 +478,8 @@ describe('shared state across replicas', () => {
     // One new connection per call (no keep-alive), so the kernel places each anew.
     const headers = { authorization: `Bearer ${readerKey.key}`, 'mcp-name': 'echo', ...modernHeaders };
     for (let i = 0; i < 40; i++) {
-      const answer = await postOnNewConnection(a.mcpUrl, echoCall({ text: `r${i}` }), headers);
-      expect(answer).toContain(`"text":"r${i}"`);
+      const answer = await rawPost(a.mcpUrl, echoCall({ text: `r${i}` }), headers);
+      expect(answer.text).toContain(`"text":"r${i}"`);
     }
     const calls = async (service: RunningService) => {
       const text = await (await fetch(`${service.adminUrl}/metrics`)).text();

@@ -108,8 +108,13 @@ async function startChild(mode: 'exit' | 'wait'): Promise<{ child: ChildProcess;
     env: { ...process.env, FLOTILLA_TESTKIT_MODE: 'local', TMPDIR: childTmp },
     stdio: ['pipe', 'pipe', 'inherit'],
   });
-  const [chunk] = (await once(child.stdout as NodeJS.ReadableStream, 'data')) as [Buffer];
-  expect(chunk.toString()).toContain('ready');
+  // A child that fails to start its servers exits without a word on stdout; that must fail the test at once
+  // (its error is on the inherited stderr) rather than leave it waiting for 'ready' until the test times out.
+  const first = await Promise.race([
+    once(child.stdout as NodeJS.ReadableStream, 'data').then(([chunk]) => String(chunk)),
+    once(child, 'exit').then(([code, signal]) => `exited before ready (code ${code}, signal ${signal})`),
+  ]);
+  expect(first).toContain('ready');
   const leftovers = ownedBy(child.pid ?? -1);
   expect(leftovers.dirs).toHaveLength(4);
   expect(leftovers.serverPids).toHaveLength(2);

@@ -3,6 +3,7 @@ import { createTempDir, recordServer, removeDir, removeDirSync, track } from './
 import { startContainerPostgres } from './containers.js';
 import { resolveMode } from './mode.js';
 import { freePort, LOCALHOST } from './net.js';
+import { binariesRunnableBy } from './pg-binary-copy.js';
 import { createCluster, findPostgresBinaries, type PostgresBinaries, serverUser } from './pg-cluster.js';
 import {
   PG_ADMIN_PASSWORD as ADMIN_PASSWORD,
@@ -58,7 +59,8 @@ const SERVER_SETTINGS = [
 export async function startPostgres(options: StartPostgresOptions = {}): Promise<PostgresInstance> {
   const database = options.database ?? DEFAULT_DATABASE;
   if ((await resolveMode()) === 'containers') return startContainerPostgres(database);
-  const instance = new LocalPostgres(findPostgresBinaries(), serverUser(), database);
+  const runAs = serverUser();
+  const instance = new LocalPostgres(await binariesRunnableBy(findPostgresBinaries(), runAs), runAs, database);
   try {
     await instance.boot();
     return instance;

@@ -147,6 +147,38 @@ describe('write refusals', () => {
     expect(await countOrders('id = 1')).toBe(1);
   });
 
+  it('refuse values the table constraints reject with INVALID_ARGUMENT or CONFLICT, changing nothing', async () => {
+    const before = await countOrders('true');
+    const check = errorOf(
+      await callTool(clientA, 'insert_rows', { table: 'orders', rows: [{ customer_id: 1, status: 'lost' }] }),
+    );
+    expect(check).toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('orders_status_check') });
+    const reference = errorOf(
+      await callTool(clientA, 'insert_rows', { table: 'orders', rows: [{ customer_id: 999_999 }] }),
+    );
+    expect(reference).toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('foreign key') });
+    const missing = errorOf(
+      await callTool(clientA, 'update_rows', {
+        table: 'orders',
+        set: { customer_id: null },
+        where: [{ column: 'id', value: 1 }],
+      }),
+    );
+    expect(missing).toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('not-null') });
+    const item = { order_id: 1, product_id: 1, quantity: 1 };
+    await callTool(clientA, 'delete_rows', {
+      table: 'order_items',
+      where: [
+        { column: 'order_id', value: 1 },
+        { column: 'product_id', value: 1 },
+      ],
+    });
+    resultOf(await callTool(clientA, 'insert_rows', { table: 'order_items', rows: [item] }));
+    const duplicate = errorOf(await callTool(clientA, 'insert_rows', { table: 'order_items', rows: [item] }));
+    expect(duplicate).toMatchObject({ code: 'CONFLICT', message: expect.stringContaining('duplicate key') });
+    expect(await countOrders('true')).toBe(before);
+  });
+
   it('refuse an empty where and terms with the wrong kind of value', async () => {
     const before = await countOrders('true');
     const empty = errorOf(await callTool(clientA, 'delete_rows', { table: 'orders', where: [] }));

@@ -25,8 +25,13 @@ export function toToolError(error: unknown, context: { timedOut: boolean; statem
       cause: error,
     });
   }
-  // Syntax (42601), undefined objects (42P01, 42703, 42883), type and data errors (42804, 22xxx), bad parameters (08P01, 42P02).
-  if (/^(42|22|2F|08P01|0A)/.test(code)) {
+  // A duplicate key or an exclusion constraint: the row the model wants to write clashes with one that exists.
+  if (code === '23505' || code === '23P01') {
+    return new ToolError('CONFLICT', `${message}. Read the existing row first, or change a different one.`);
+  }
+  // Syntax (42601), undefined objects (42P01, 42703, 42883), type and data errors (42804, 22xxx), bad parameters
+  // (08P01, 42P02), and values a constraint refuses (not-null 23502, foreign key 23503, check 23514).
+  if (/^(42|22|2F|08P01|0A|23502|23503|23514)/.test(code)) {
     const position = pg.position ? ` (at character ${pg.position})` : '';
     return new ToolError('INVALID_ARGUMENT', `${message}${position}`);
   }

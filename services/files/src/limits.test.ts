@@ -1,4 +1,4 @@
-import { open, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Client } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
@@ -60,6 +60,34 @@ describe('a 200 MiB file', () => {
     expect(growth).toBeLessThan(40 * MiB);
   });
 });
+
+describe('a grep past the tool timeout', () => {
+  it('answers TIMEOUT and stops searching, instead of burning CPU until the tree is done', async () => {
+    const dir = join(bed.tenantRoot('acme'), 'logs');
+    onTestFinished(() => rm(dir, { recursive: true, force: true }));
+    await mkdir(dir);
+    const line = `${'lorem ipsum dolor sit amet '.repeat(3)}\n`;
+    const text = line.repeat(Math.ceil(MiB / line.length));
+    // 40 MiB in one directory, and a linear pattern that costs ~16 µs a line: some 8 s of searching in all.
+    await Promise.all(Array.from({ length: 40 }, (_, i) => writeFile(join(dir, `log-${i}.txt`), text)));
+    const server = await bed.spawnServer({ TOOL_TIMEOUT_MS: '1000', FILES_GREP_TIME_BUDGET_MS: '120000' });
+    const client = await bed.connect(server, 'acme');
+    const slow = '(?i)(lorem|ipsum|dolor)\\s+\\w+\\s+\\w+\\s+zz';
+    expect(errorOf(await callTool(client, 'grep', { path: 'logs', pattern: slow })).code).toBe('TIMEOUT');
+    // One file may still be in hand (~0.2 s); a search that went on would use the next two seconds in full.
+    const cpuAtAnswer = await cpuSeconds(server.child.pid);
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    expect((await cpuSeconds(server.child.pid)) - cpuAtAnswer).toBeLessThan(0.6);
+    await client.close();
+  });
+});
+
+/** User plus system CPU time the process has used (/proc/<pid>/stat, in clock ticks of 1/100 s). */
+async function cpuSeconds(pid: number | undefined): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
 
 async function peakResidentBytes(pid: number | undefined): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');

@@ -33,6 +33,8 @@ export async function* walkTree(
   const entries = await fs.readdir(at(start), { withFileTypes: true });
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const entry of entries) {
+    // Per entry, not per directory: a grep of one large directory must stop soon after its call is cancelled.
+    signal.throwIfAborted();
     if (entry.name.startsWith(TEMP_PREFIX)) continue;
     if (isHidden(places.real, entry.name)) continue;
     const real = places.real === '' ? entry.name : `${places.real}/${entry.name}`;

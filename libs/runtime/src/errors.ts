@@ -49,6 +49,13 @@ export function newErrorId(): string {
   return randomUUID();
 }
 
+/**
+ * Where a tool error's machine-readable payload travels: the result's `_meta`, never `structuredContent`.
+ * Clients validate `structuredContent` against the tool's outputSchema (the 1.x SDK client throws when it does not
+ * fit), while `_meta` is free-form and passed through by every client. Reverse-DNS prefix, as MCP asks of `_meta` keys.
+ */
+export const TOOL_ERROR_META_KEY = 'io.github.flotilla/error';
+
 export function errorPayload(error: ToolError, errorId: string): ToolErrorPayload {
   return {
     code: error.code,
@@ -57,4 +64,17 @@ export function errorPayload(error: ToolError, errorId: string): ToolErrorPayloa
     ...(error.retryAfterMs !== undefined ? { retryAfterMs: error.retryAfterMs } : {}),
     errorId,
   };
+}
+
+/**
+ * The text a model reads: what went wrong and what to do instead (the message), the code, whether and when a
+ * retry may succeed, and the errorId that links to the server's log line.
+ */
+export function errorText(payload: ToolErrorPayload): string {
+  const retry = !payload.retryable
+    ? 'Retrying the same call will not help.'
+    : payload.retryAfterMs !== undefined
+      ? `Retryable after ${payload.retryAfterMs} ms.`
+      : 'Retryable.';
+  return `${payload.code}: ${payload.message}\n${retry} errorId: ${payload.errorId}`;
 }

@@ -5,14 +5,23 @@ import { type FleetMetrics, type Logger, withMcpSpan, writeAudit } from '@flotil
 import { ProtocolError, ProtocolErrorCode } from '@modelcontextprotocol/server';
 import { TaskCancelledError, TimeoutStrategy, timeout } from 'cockatiel';
 import type { z } from 'zod';
-import { errorPayload, newErrorId, ToolError } from './errors.js';
+import {
+  errorPayload,
+  errorText,
+  newErrorId,
+  TOOL_ERROR_META_KEY,
+  ToolError,
+  type ToolErrorPayload,
+} from './errors.js';
 import { type ExposureSettings, exposureOf, visibleTo } from './exposure.js';
 import { type AnyTool, describeTool, type ExtraContent, type ToolDescriptor } from './tool.js';
 
+/** A result has `structuredContent`; an error has `isError` and its payload in `_meta` (see TOOL_ERROR_META_KEY). */
 export interface CallToolOutcome {
   content: ({ type: 'text'; text: string } | ExtraContent)[];
-  structuredContent: Record<string, unknown>;
+  structuredContent?: Record<string, unknown>;
   isError?: boolean;
+  _meta?: { [TOOL_ERROR_META_KEY]: ToolErrorPayload };
   [key: string]: unknown;
 }
 
@@ -114,9 +123,10 @@ export class ToolPipeline<Deps> {
           const toolError = this.mapError(error, requestSignal, errorId, name);
           errorCode = toolError.code;
           const payload = errorPayload(toolError, errorId);
+          // Keys in the order the SDK's result schema gives them, so both answering paths send the same bytes.
           outcome = {
-            content: [{ type: 'text', text: `${toolError.code}: ${toolError.message} (errorId ${errorId})` }],
-            structuredContent: { error: payload },
+            _meta: { [TOOL_ERROR_META_KEY]: payload },
+            content: [{ type: 'text', text: errorText(payload) }],
             isError: true,
           };
         }
@@ -124,7 +134,7 @@ export class ToolPipeline<Deps> {
         this.record(entry.tool, principal, args, errorCode, durationMs);
         return outcome;
       },
-      (result) => (result.isError ? String((result.structuredContent.error as { code: string }).code) : undefined),
+      (result) => result._meta?.[TOOL_ERROR_META_KEY].code,
     );
   }
 

@@ -9,6 +9,7 @@ import {
   startRedis,
   startTestIssuer,
   type TestIssuer,
+  TOOL_ERROR_META_KEY,
   writeApiKeysFile,
 } from '@flotilla/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -63,18 +64,23 @@ async function start(env: Record<string, string> = {}, deps: Partial<FixtureDeps
   return service;
 }
 
-const ErrorResult = z.object({
-  isError: z.literal(true),
-  structuredContent: z.object({
-    error: z.object({
-      code: z.string(),
-      message: z.string(),
-      retryable: z.boolean(),
-      retryAfterMs: z.number().optional(),
-      errorId: z.uuid(),
+// SPEC §2: isError, one text for the model, the payload in _meta, and no structuredContent for clients to reject.
+const ErrorResult = z
+  .object({
+    isError: z.literal(true),
+    content: z.tuple([z.object({ type: z.literal('text'), text: z.string() })]),
+    structuredContent: z.never().optional(),
+    _meta: z.object({
+      [TOOL_ERROR_META_KEY]: z.strictObject({
+        code: z.string(),
+        message: z.string(),
+        retryable: z.boolean(),
+        retryAfterMs: z.number().optional(),
+        errorId: z.uuid(),
+      }),
     }),
-  }),
-});
+  })
+  .transform((result) => ({ error: result._meta[TOOL_ERROR_META_KEY], text: result.content[0].text }));
 
 function post(url: string, body: unknown, headers: Record<string, string> = {}) {
   return fetch(url, {
@@ -260,8 +266,8 @@ describe('READ_ONLY and tool selection', () => {
     const client = await connectMcpClient(service.mcpUrl, { token: writerKey.key });
     expect((await client.listTools()).tools.map((tool) => tool.name)).toEqual(['echo']);
     const refused = ErrorResult.parse(await client.callTool({ name: 'add_note', arguments: { text: 'x' } }));
-    expect(refused.structuredContent.error.code).toBe('FORBIDDEN');
-    expect(refused.structuredContent.error.message).toContain('read-only');
+    expect(refused.error.code).toBe('FORBIDDEN');
+    expect(refused.error.message).toContain('read-only');
     await client.close();
   });
 
@@ -283,11 +289,14 @@ describe('the tool pipeline', () => {
   it('refuses invalid and unknown arguments with INVALID_ARGUMENT', async () => {
     const client = await connectMcpClient(service.mcpUrl, { token: readerKey.key });
     const wrongType = ErrorResult.parse(await client.callTool({ name: 'echo', arguments: { text: 42 } }));
-    expect(wrongType.structuredContent.error).toMatchObject({ code: 'INVALID_ARGUMENT', retryable: false });
-    expect(wrongType.structuredContent.error.message).toContain('text');
+    expect(wrongType.error).toMatchObject({ code: 'INVALID_ARGUMENT', retryable: false });
+    expect(wrongType.error.message).toContain('text');
     const extra = ErrorResult.parse(await client.callTool({ name: 'echo', arguments: { text: 'a', sql: 'drop' } }));
-    expect(extra.structuredContent.error.code).toBe('INVALID_ARGUMENT');
-    expect(extra.structuredContent.error.message).toContain('sql');
+    expect(extra.error.code).toBe('INVALID_ARGUMENT');
+    expect(extra.error.message).toContain('sql');
+    expect(extra.text).toBe(
+      `INVALID_ARGUMENT: ${extra.error.message}\nRetrying the same call will not help. errorId: ${extra.error.errorId}`,
+    );
     await client.close();
   });
 
@@ -321,7 +330,7 @@ describe('the tool pipeline', () => {
     const started = Date.now();
     const result = ErrorResult.parse(await client.callTool({ name: 'slow', arguments: { ms: 5000 } }));
     expect(Date.now() - started).toBeLessThan(2500);
-    expect(result.structuredContent.error).toMatchObject({ code: 'TIMEOUT', retryable: true });
+    expect(result.error).toMatchObject({ code: 'TIMEOUT', retryable: true });
     await expect.poll(() => deps.aborted.count).toBeGreaterThan(0);
     await client.close();
   });
@@ -344,25 +353,28 @@ describe('the tool pipeline', () => {
     const client = await connectMcpClient(service.mcpUrl, { token: readerKey.key });
     const result = ErrorResult.parse(await client.callTool({ name: 'fail', arguments: { kind: 'crash' } }));
     const text = JSON.stringify(result);
-    expect(result.structuredContent.error.code).toBe('INTERNAL');
+    expect(result.error.code).toBe('INTERNAL');
     expect(text).not.toMatch(/hunter2|postgres:\/\/|db\.internal|ECONNREFUSED|at .*\.js/);
-    const { errorId } = result.structuredContent.error;
+    const { errorId } = result.error;
     await expect.poll(() => logLines.some((line) => line.errorId === errorId && line.level === 'error')).toBe(true);
     const notFound = ErrorResult.parse(await client.callTool({ name: 'fail', arguments: { kind: 'not_found' } }));
-    expect(notFound.structuredContent.error).toMatchObject({
+    expect(notFound.error).toMatchObject({
       code: 'NOT_FOUND',
       message: 'No such thing; list things first.',
     });
     await client.close();
   });
 
-  it('enforces a per-tool limit with RATE_LIMITED and retryAfterMs', async () => {
+  it('enforces a per-tool limit with RATE_LIMITED and retryAfterMs, and tells the model when to retry', async () => {
     const client = await connectMcpClient(service.mcpUrl, { token: writerKey.key });
     expect((await client.callTool({ name: 'limited', arguments: {} })).isError).toBeFalsy();
     expect((await client.callTool({ name: 'limited', arguments: {} })).isError).toBeFalsy();
     const third = ErrorResult.parse(await client.callTool({ name: 'limited', arguments: {} }));
-    expect(third.structuredContent.error.code).toBe('RATE_LIMITED');
-    expect(third.structuredContent.error.retryAfterMs).toBeGreaterThan(0);
+    expect(third.error.code).toBe('RATE_LIMITED');
+    expect(third.error.retryAfterMs).toBeGreaterThan(0);
+    expect(third.text).toBe(
+      `RATE_LIMITED: ${third.error.message}\nRetryable after ${third.error.retryAfterMs} ms. errorId: ${third.error.errorId}`,
+    );
     await client.close();
   });
 

@@ -77,7 +77,7 @@ export function acceptToolCall(
 /** The JSON-RPC response body for a call the lane accepted. */
 export function toolCallResponse(call: LaneCall, outcome: CallToolOutcome, server: ServerIdentity): string {
   return JSON.stringify({
-    result: { ...outcome, resultType: 'complete', _meta: { [SERVER_INFO_META_KEY]: server } },
+    result: { ...outcome, resultType: 'complete', _meta: { ...outcome._meta, [SERVER_INFO_META_KEY]: server } },
     jsonrpc: '2.0',
     id: call.id,
   });

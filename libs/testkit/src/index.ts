@@ -11,6 +11,7 @@ export {
   callTool,
   errorOf,
   resultOf,
+  TOOL_ERROR_META_KEY,
   type ToolErrorShape,
   type ToolOutcome,
 } from './tool-results.js';

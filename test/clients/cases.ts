@@ -1,25 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import type { ToolErrorShape, ToolOutcome } from '@flotilla/testkit';
-import { errorOf } from '@flotilla/testkit';
+import { type ErrorCode, errorOf, type ToolErrorShape, type ToolOutcome } from '@flotilla/testkit';
 import { expect } from 'vitest';
 import { type Fleet, GREP_TOO_SLOW, type ServerName } from './fleet.js';
 
 // What the suites call on each server: the client matrix's five steps, and every tool's succeeding and failing
 // calls for the error-shape walk. Expected codes are pinned, so a changed mapping shows up here.
-
-export const ERROR_CODES = [
-  'INVALID_ARGUMENT',
-  'NOT_FOUND',
-  'CONFLICT',
-  'FORBIDDEN',
-  'RATE_LIMITED',
-  'TIMEOUT',
-  'UNAVAILABLE',
-  'PRECONDITION_FAILED',
-  'TOO_LARGE',
-  'INTERNAL',
-] as const;
-type ErrorCode = (typeof ERROR_CODES)[number];
 
 export interface FailingCall {
   tool: string;
@@ -114,7 +99,6 @@ export async function callFailing(
 export function expectToolError(outcome: ToolOutcome, code: ErrorCode): ToolErrorShape {
   const error = errorOf(outcome);
   expect(error.code, error.message).toBe(code);
-  expect(ERROR_CODES).toContain(error.code);
   expect(error.errorId).toMatch(/^[0-9a-f-]{36}$/);
   expect(typeof error.retryable).toBe('boolean');
   const text = (outcome.content ?? []).map((part) => (part.type === 'text' ? String(part.text) : '')).join('\n');

@@ -9,6 +9,8 @@ export { runSqlFile } from './sql-file.js';
 export { LOCAL_TEST_SERVER_ENV } from './test-server-env.js';
 export {
   callTool,
+  ERROR_CODES,
+  type ErrorCode,
   errorOf,
   resultOf,
   TOOL_ERROR_META_KEY,

@@ -8,12 +8,27 @@ export type ToolOutcome = {
 };
 
 export interface ToolErrorShape {
-  code: string;
+  code: ErrorCode;
   message: string;
   retryable: boolean;
   retryAfterMs?: number;
   errorId: string;
 }
+
+/** SPEC §2's error codes, the only ones a tool error may carry. */
+export const ERROR_CODES = [
+  'INVALID_ARGUMENT',
+  'NOT_FOUND',
+  'CONFLICT',
+  'FORBIDDEN',
+  'RATE_LIMITED',
+  'TIMEOUT',
+  'UNAVAILABLE',
+  'PRECONDITION_FAILED',
+  'TOO_LARGE',
+  'INTERNAL',
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
 
 /** Where SPEC §2 puts a tool error's machine-readable payload: the result's `_meta`, under Flotilla's key. */
 export const TOOL_ERROR_META_KEY = 'io.github.flotilla/error';
@@ -24,7 +39,8 @@ export async function callTool(client: Client, name: string, args: Record<string
 
 /**
  * The SPEC §2 error of a failed tool call; throws (failing the test) if the call succeeded, or if the error
- * breaks the contract: structuredContent on an error (validating clients reject it), or no payload in `_meta`.
+ * breaks the contract: structuredContent on an error (validating clients reject it), no payload in `_meta`, or
+ * a code outside SPEC §2's list.
  */
 export function errorOf(outcome: ToolOutcome): ToolErrorShape {
   if (outcome.isError !== true) {
@@ -35,6 +51,7 @@ export function errorOf(outcome: ToolOutcome): ToolErrorShape {
   }
   const payload = outcome._meta?.[TOOL_ERROR_META_KEY] as ToolErrorShape | undefined;
   if (!payload) throw new Error(`a tool error without its ${TOOL_ERROR_META_KEY} payload: ${JSON.stringify(outcome)}`);
+  if (!ERROR_CODES.includes(payload.code)) throw new Error(`a tool error with an unknown code: ${payload.code}`);
   return payload;
 }
 

@@ -4,7 +4,8 @@
 -- nothing more: no superuser, no CREATE anywhere, no role management, no replication, and no
 -- BYPASSRLS, so row-level security applies to it. With writable_tables (a comma list of `table` or
 -- `schema.table`, as in DB_WRITABLE_TABLES) it may also INSERT, UPDATE and DELETE those tables, and
--- the flotilla.idempotency_keys table that makes retried writes safe is created. Run once per
+-- the flotilla.idempotency_keys table that makes retried writes safe is created, with the one function
+-- (flotilla.delete_expired_idempotency_keys) that sweeps every tenant's expired records. Run once per
 -- schema, as the schema's owner (or a superuser), with CREATEROLE:
 --
 --   psql "$ADMIN_DATABASE_URL" -v ON_ERROR_STOP=1 -v role=flotilla_database -v password="$PASSWORD" \
@@ -97,8 +98,10 @@ BEGIN
       PRIMARY KEY (tenant, key)
     );
     COMMENT ON TABLE flotilla.idempotency_keys IS 'Results of structured writes by idempotencyKey, kept for 24 hours.';
+    -- The server's periodic sweep finds expired records by age.
+    CREATE INDEX IF NOT EXISTS idempotency_keys_created_at ON flotilla.idempotency_keys (created_at);
     -- Agent SQL could name this table, so a policy keeps each tenant to its own records; FORCE makes
-    -- it hold for the owner too. Expired records may be swept by any tenant.
+    -- it hold for the owner too.
     ALTER TABLE flotilla.idempotency_keys ENABLE ROW LEVEL SECURITY;
     ALTER TABLE flotilla.idempotency_keys FORCE ROW LEVEL SECURITY;
     IF NOT EXISTS (SELECT 1 FROM pg_policies WHERE schemaname = 'flotilla' AND tablename = 'idempotency_keys'
@@ -106,10 +109,41 @@ BEGIN
       CREATE POLICY own_tenant ON flotilla.idempotency_keys
         USING (tenant = current_setting('flotilla.tenant', true))
         WITH CHECK (tenant = current_setting('flotilla.tenant', true));
-      CREATE POLICY sweep_expired ON flotilla.idempotency_keys FOR DELETE
+    END IF;
+    -- Earlier versions let every role delete expired rows. It never worked across tenants (a DELETE
+    -- whose WHERE reads a column is also held to the SELECT policies, i.e. to the caller's tenant) and
+    -- gave the runtime role a cross-tenant DELETE it does not need: the function below replaces it.
+    DROP POLICY IF EXISTS sweep_expired ON flotilla.idempotency_keys;
+    -- The cross-tenant sweep. The runtime role sees one tenant's records at a time, so it cannot find
+    -- the others' expired ones itself; this function runs as its owner (the role running this script)
+    -- and deletes at most batch_size records older than 24 hours, whoever's they are, and nothing
+    -- else. The owner is held to row-level security too (FORCE), so it gets a policy of its own that
+    -- reaches expired records only. SKIP LOCKED lets replicas sweeping at once take disjoint batches.
+    IF to_regprocedure('flotilla.delete_expired_idempotency_keys(integer)') IS NULL THEN
+      CREATE POLICY owner_sweeps_expired ON flotilla.idempotency_keys TO CURRENT_USER
         USING (created_at < now() - interval '24 hours');
+      CREATE FUNCTION flotilla.delete_expired_idempotency_keys(batch_size integer) RETURNS integer
+        LANGUAGE sql VOLATILE STRICT SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+      AS $sweep$
+        WITH batch AS (
+          SELECT tenant, key FROM flotilla.idempotency_keys
+           WHERE created_at < now() - interval '24 hours'
+           LIMIT batch_size
+             FOR UPDATE SKIP LOCKED
+        ), deleted AS (
+          DELETE FROM flotilla.idempotency_keys k USING batch
+           WHERE k.tenant = batch.tenant AND k.key = batch.key
+          RETURNING 1
+        )
+        SELECT count(*)::integer FROM deleted
+      $sweep$;
+      COMMENT ON FUNCTION flotilla.delete_expired_idempotency_keys(integer) IS
+        'Deletes up to batch_size idempotency records older than 24 hours, across tenants; returns how many.';
+      -- Functions are executable by PUBLIC unless revoked.
+      REVOKE ALL ON FUNCTION flotilla.delete_expired_idempotency_keys(integer) FROM PUBLIC;
     END IF;
     EXECUTE format('GRANT USAGE ON SCHEMA flotilla TO %I', runtime_role);
     EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON flotilla.idempotency_keys TO %I', runtime_role);
+    EXECUTE format('GRANT EXECUTE ON FUNCTION flotilla.delete_expired_idempotency_keys(integer) TO %I', runtime_role);
   END IF;
 END $$;

@@ -20,6 +20,8 @@ export const databaseEnvironment = {
     ),
   ),
   DB_TENANT_MODE: z.enum(['none', 'rls']).default('none'),
+  /** With writes enabled: how often each replica deletes expired idempotency records (in batches). */
+  DB_IDEMPOTENCY_SWEEP_MS: env.positiveInt(10 * 60_000),
   /** How long list_tables/describe_table answers are reused (Redis when REDIS_URL is set); 0 turns the cache off. */
   DB_SCHEMA_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).max(86_400).default(60),
 };

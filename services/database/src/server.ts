@@ -5,6 +5,7 @@ import pg from 'pg';
 import type { z } from 'zod';
 import { Catalog } from './catalog.js';
 import type { databaseEnvironment } from './config.js';
+import { createDatabaseMetrics } from './metrics.js';
 import { Querier } from './postgres/querier.js';
 import { exploreSchema } from './prompts/explore_schema.js';
 import { ReadOnlySql } from './read-only-sql.js';
@@ -20,6 +21,7 @@ import { listTables } from './tools/list_tables.js';
 import { query } from './tools/query.js';
 import { updateRows } from './tools/update_rows.js';
 import { IdempotencyRecords } from './writes/idempotency.js';
+import { deleteExpiredKeys, IdempotencySweep } from './writes/idempotency-sweep.js';
 import { TableWriter } from './writes/table-writer.js';
 
 const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
@@ -80,6 +82,17 @@ export async function setupDatabase(kit: ServiceKit<DatabaseConfig>): Promise<Se
   });
   const catalog = new Catalog(querier, config.DB_ALLOWED_SCHEMAS, cache);
   const writesOff = 'no table is writable on this server (DB_WRITABLE_TABLES is empty).';
+  // Without writable tables there are no idempotency records (runtime-role.sql creates them only then).
+  const sweep =
+    config.DB_WRITABLE_TABLES.length > 0
+      ? new IdempotencySweep(
+          (limit) => deleteExpiredKeys(pool, limit, config.DB_STATEMENT_TIMEOUT_MS),
+          createDatabaseMetrics(metrics.registry),
+          logger,
+          { intervalMs: config.DB_IDEMPOTENCY_SWEEP_MS },
+        )
+      : undefined;
+  sweep?.start();
   return {
     deps: {
       catalog,
@@ -100,6 +113,9 @@ export async function setupDatabase(kit: ServiceKit<DatabaseConfig>): Promise<Se
         ? { insert_rows: writesOff, update_rows: writesOff, delete_rows: writesOff }
         : {},
     dependencies: [{ name: 'postgres', required: true, check: (signal) => querier.ping(signal) }],
-    close: () => pool.end(),
+    close: async () => {
+      await sweep?.stop();
+      await pool.end();
+    },
   };
 }

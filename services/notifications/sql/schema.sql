@@ -38,3 +38,8 @@ COMMENT ON TABLE notifications.notification IS 'Accepted notifications and their
 CREATE INDEX IF NOT EXISTS notification_tenant_seq ON notifications.notification (tenant, seq DESC);
 CREATE INDEX IF NOT EXISTS notification_pending ON notifications.notification (send_at)
   WHERE status IN ('scheduled', 'queued', 'sending', 'retrying');
+
+-- The retention sweep finds finished notifications by the time they finished: a final row is never
+-- updated again, so updated_at is that time.
+CREATE INDEX IF NOT EXISTS notification_finished ON notifications.notification (updated_at)
+  WHERE status IN ('delivered', 'failed', 'cancelled');

@@ -17,6 +17,10 @@ export const notificationsEnvironment = {
   NOTIFY_RETRY_BASE_MS: env.positiveInt(1000),
   /** Deliveries one replica runs at a time. */
   NOTIFY_WORKER_CONCURRENCY: env.positiveInt(5),
+  /** Finished notifications (delivered, failed, cancelled) are deleted, key and all, this many days after they finished. */
+  NOTIFY_RETENTION_DAYS: env.positiveInt(30),
+  /** How often each worker runs the retention sweep. */
+  NOTIFY_RETENTION_SWEEP_MS: env.positiveInt(60 * 60_000),
 };
 
 /** What `--migrate` reads: the migration role's connection, never the runtime role's. */

@@ -64,3 +64,26 @@ export function createNotificationMetrics(
   });
   return { deliveries, attempts };
 }
+
+/** The retention sweep's metrics; only processes that run workers sweep, so only they register these. */
+export interface RetentionMetrics {
+  /** Finished notifications this replica deleted because they outlived NOTIFY_RETENTION_DAYS. */
+  deleted: Counter;
+  /** When this replica last completed a sweep, as a Unix time. */
+  lastSuccess: Gauge;
+}
+
+export function createRetentionMetrics(registry: Registry): RetentionMetrics {
+  return {
+    deleted: new Counter({
+      name: 'flotilla_notifications_retention_deleted_total',
+      help: 'Finished notifications (with their idempotency keys) deleted by this replica after NOTIFY_RETENTION_DAYS.',
+      registers: [registry],
+    }),
+    lastSuccess: new Gauge({
+      name: 'flotilla_notifications_retention_last_success_timestamp_seconds',
+      help: 'Unix time at which this replica last completed a retention sweep; 0 before the first.',
+      registers: [registry],
+    }),
+  };
+}

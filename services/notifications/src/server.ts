@@ -14,7 +14,8 @@ import type { notificationsEnvironment } from './config.js';
 import { createBoss, DeliveryWorkers, startBoss } from './delivery/boss.js';
 import { Deliverer } from './delivery/deliverer.js';
 import { DeliveryQueue } from './delivery/queue.js';
-import { createNotificationMetrics } from './metrics.js';
+import { RetentionSweep } from './delivery/retention.js';
+import { createNotificationMetrics, createRetentionMetrics } from './metrics.js';
 import { Outbox } from './outbox.js';
 import { NotificationStore } from './store/notification-store.js';
 import type { NotificationsDeps } from './tool.js';
@@ -130,7 +131,18 @@ export async function setupNotifications(
   const workers = runsWorkers
     ? new DeliveryWorkers(boss, { concurrency, staleAfterMs: (expireInSeconds + 30) * 1000 })
     : undefined;
+  // Workers also bound the table: finished notifications go after NOTIFY_RETENTION_DAYS. pg-boss
+  // bounds its own job table (DELIVERY_QUEUE_OPTIONS: finished jobs go after a day).
+  const retention = runsWorkers
+    ? new RetentionSweep(
+        (limit) => store.deleteFinished(config.NOTIFY_RETENTION_DAYS, limit),
+        createRetentionMetrics(metrics.registry),
+        logger,
+        { intervalMs: config.NOTIFY_RETENTION_SWEEP_MS },
+      )
+    : undefined;
   const close = async () => {
+    await retention?.stop();
     // Running deliveries finish (or go back to the queue) before the pools close.
     await boss.stop({ graceful: true, timeout: config.SHUTDOWN_TIMEOUT_MS });
     channels.close();
@@ -149,6 +161,7 @@ export async function setupNotifications(
       );
       await workers.start((job) => deliverer.run(job));
       dependencies.push({ name: 'workers', required: true, check: async () => workers.check() });
+      retention?.start();
     }
   } catch (error) {
     await close().catch(() => undefined);

@@ -3,28 +3,26 @@ import { ToolError } from '@flotilla/runtime';
 import type { WriteSession } from '../postgres/querier.js';
 import type { WriteResult } from './inputs.js';
 
-/** How long a key is remembered; a retry after that changes rows again. */
+/**
+ * How long a key is remembered; a retry after that changes rows again. The sweep's function in
+ * sql/runtime-role.sql has the same 24 hours written into it.
+ */
 export const IDEMPOTENCY_WINDOW = '24 hours';
-const SWEEP_EVERY_MS = 10 * 60_000;
 
 /**
  * Idempotency records live in Postgres (`flotilla.idempotency_keys`, created by sql/runtime-role.sql)
  * and are written in the same transaction as the change they describe: a crash can neither leave
  * a change without its record nor a record without its change, and a second replica handling the
  * same key concurrently waits on the key's unique index until the first commits, then replays its result.
+ * Expired records of every tenant are removed by the periodic sweep (idempotency-sweep.ts).
  */
 export class IdempotencyRecords {
-  private lastSweep = 0;
-
   /** Claims `key` for this transaction, or returns the result stored for it by an earlier call. */
   async claim(session: WriteSession, key: string, fingerprint: string): Promise<WriteResult | undefined> {
-    const sweep = Date.now() - this.lastSweep > SWEEP_EVERY_MS;
-    if (sweep) this.lastSweep = Date.now();
-    // Expired records: this key's always, everyone's now and then (a policy lets any tenant delete expired rows).
+    // An expired record of this key may still wait for the sweep; it no longer counts, so it goes now.
     await session.execute(
-      `DELETE FROM flotilla.idempotency_keys
-        WHERE created_at < now() - interval '${IDEMPOTENCY_WINDOW}' AND (key = $1 OR $2)`,
-      [key, sweep],
+      `DELETE FROM flotilla.idempotency_keys WHERE key = $1 AND created_at < now() - interval '${IDEMPOTENCY_WINDOW}'`,
+      [key],
     );
     const claimed = await session.execute(
       `INSERT INTO flotilla.idempotency_keys (key, fingerprint) VALUES ($1, $2)

@@ -9,6 +9,8 @@ export type NotificationStatus = (typeof STATUSES)[number];
 
 /** Not yet final: what the queue-depth gauge counts. */
 const PENDING = ['scheduled', 'queued', 'sending', 'retrying'];
+/** Final: no attempt will ever run again, so only these may age out. */
+const FINISHED = ['delivered', 'failed', 'cancelled'];
 /** No attempt is running right now, so a cancel still wins. */
 const CANCELLABLE = ['scheduled', 'queued', 'retrying'];
 
@@ -235,6 +237,26 @@ export class NotificationStore {
       await this.queue.complete(tx, job);
       return recorded.rowCount === 1;
     });
+  }
+
+  /**
+   * Deletes at most `limit` notifications, of any tenant, that finished more than `retentionDays`
+   * ago, and returns how many. The idempotency key is a column of the row, so it goes with it.
+   * SKIP LOCKED gives sweeps running at once on several workers disjoint batches: each deletes and
+   * counts its own rows, and none waits for another.
+   */
+  async deleteFinished(retentionDays: number, limit: number): Promise<number> {
+    const { rowCount } = await this.pool.query(
+      `WITH batch AS (
+         SELECT id FROM notifications.notification
+          WHERE status = ANY($1) AND updated_at < now() - make_interval(days => $2)
+          LIMIT $3
+            FOR UPDATE SKIP LOCKED
+       )
+       DELETE FROM notifications.notification n USING batch WHERE n.id = batch.id`,
+      [FINISHED, retentionDays, limit],
+    );
+    return rowCount ?? 0;
   }
 
   /** Across all tenants: a bounded figure for dashboards, never a label per tenant. */

@@ -1,6 +1,9 @@
 import { env } from '@flotilla/runtime';
 import { z } from 'zod';
 
+/** Repositories anywhere in the tree (`.git` itself, and all below it), env files and SSH keys. */
+export const DEFAULT_DENY_GLOBS = ['**/.git/**', '**/.env', '**/.ssh/**'] as const;
+
 /** The files server's own variables (SPEC §9), on top of the runtime's. */
 export const filesEnvironment = {
   /** The shared volume; each tenant gets one directory below it. */
@@ -8,8 +11,15 @@ export const filesEnvironment = {
   FILES_MAX_READ_BYTES: env.positiveInt(4 * 1024 * 1024),
   FILES_MAX_WRITE_BYTES: env.positiveInt(4 * 1024 * 1024),
   FILES_TENANT_QUOTA_BYTES: env.positiveInt(1024 * 1024 * 1024),
+  /** How often each replica walks the tenants it serves to correct their usage counters (drift). */
+  FILES_USAGE_RECONCILE_MS: z.coerce
+    .number()
+    .int()
+    .min(100)
+    .max(24 * 60 * 60 * 1000)
+    .default(10 * 60 * 1000),
   /** Paths no tool may see or touch, matched against the path and each of its ancestors. */
-  FILES_DENY_GLOBS: env.list.transform((globs) => (globs.length > 0 ? globs : ['.git/**', '**/.env', '**/.ssh/**'])),
+  FILES_DENY_GLOBS: env.list.transform((globs) => (globs.length > 0 ? globs : [...DEFAULT_DENY_GLOBS])),
   /** The largest page list_directory returns (and search_files' result cap). */
   FILES_LIST_PAGE_SIZE: env.positiveInt(1000),
   FILES_GREP_MAX_MATCHES: env.positiveInt(200),

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from '@flotilla/resilience';
+import { ToolError } from '@flotilla/runtime';
 
 /** A held lock. `stillHeld` is checked right before a change becomes visible, in case the lease ran out. */
 export interface HeldLock {
@@ -68,9 +69,9 @@ export class PathLocks {
     const token = randomUUID();
     const deadline = Date.now() + this.options.waitMs;
     for (let attempt = 0; ; attempt += 1) {
-      if (await this.store.take(key, token, this.options.leaseMs)) {
+      if (await this.store.take(key, token, this.options.leaseMs).catch(storeUnavailable)) {
         return {
-          stillHeld: () => this.store.holds(key, token),
+          stillHeld: () => this.store.holds(key, token).catch(storeUnavailable),
           release: () => this.store.give(key, token),
         };
       }
@@ -80,6 +81,14 @@ export class PathLocks {
       await sleep(Math.min(100, 5 * 2 ** Math.min(attempt, 5)) * (0.5 + Math.random()));
     }
   }
+}
+
+/** Redis down: no change can be made safely across replicas, so it is refused as retryable, never as INTERNAL. */
+function storeUnavailable(error: unknown): never {
+  throw new ToolError('UNAVAILABLE', 'Changes are paused: the shared lock store is unreachable. Retry shortly.', {
+    retryAfterMs: 1000,
+    cause: error,
+  });
 }
 
 function sleep(ms: number): Promise<void> {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_DENY_GLOBS } from './config.js';
 import { DenyList, isInside, PathRefusal, parseWorkspacePath } from './paths.js';
 
 function refusal(raw: string): PathRefusal {
@@ -73,12 +74,16 @@ describe('parseWorkspacePath', () => {
 });
 
 describe('DenyList', () => {
-  const deny = new DenyList(['.git/**', '**/.env', '**/.ssh/**']);
+  const deny = new DenyList(DEFAULT_DENY_GLOBS);
 
   it.each([
     '.git',
     '.git/config',
     '.git/hooks/pre-commit',
+    'sub/.git',
+    'sub/.git/config',
+    'vendor/lib/.git/objects/ab/cdef',
+    'a/b/c/d/.git/HEAD',
     '.env',
     'app/.env',
     'a/b/c/.env',
@@ -90,12 +95,21 @@ describe('DenyList', () => {
     expect(deny.isDenied(path)).toBe(true);
   });
 
-  it.each(['', 'docs', '.gitignore', '.github/workflows/ci.yml', 'app/.envrc', 'env', 'my.ssh/key', 'sub/.git/config'])(
-    'allows %j',
-    (path) => {
-      expect(deny.isDenied(path)).toBe(false);
-    },
-  );
+  it.each([
+    '',
+    'docs',
+    '.gitignore',
+    '.gitmodules',
+    'sub/.gitignore',
+    '.github/workflows/ci.yml',
+    'a/.git-credentials-helper.md',
+    'git/config',
+    'app/.envrc',
+    'env',
+    'my.ssh/key',
+  ])('allows %j', (path) => {
+    expect(deny.isDenied(path)).toBe(false);
+  });
 
   it('denies nothing when configured with no globs', () => {
     expect(new DenyList([]).isDenied('.git/config')).toBe(false);

@@ -89,7 +89,7 @@ export function childPath(parent: WorkspacePath, name: string): WorkspacePath {
 
 /**
  * Operator deny-globs (FILES_DENY_GLOBS). A path is denied when it or any of its ancestors matches,
- * so `.git/**` also hides `.git` itself and everything a link inside the tree points into.
+ * so the default `.git` glob also hides each `.git` itself and everything a link inside the tree points into.
  */
 export class DenyList {
   private readonly matches: (path: string) => boolean;

@@ -25,6 +25,13 @@ async function plantLayout(): Promise<void> {
   await writeFile(join(acmeRoot, 'docs/readme.md'), '# Acme\n');
   await writeFile(join(acmeRoot, 'sub/.env'), 'TOKEN=acme-env-secret\n');
   await writeFile(join(acmeRoot, '.git/config'), '[core]\n');
+  // A nested repository (a vendored library, a submodule): its .git is denied wherever it is.
+  await mkdir(join(acmeRoot, 'vendor/lib/.git'), { recursive: true });
+  await writeFile(
+    join(acmeRoot, 'vendor/lib/.git/config'),
+    '[remote "origin"]\n\turl = https://token@example.com/lib\n',
+  );
+  await writeFile(join(acmeRoot, 'vendor/lib/readme.md'), '# lib\n');
   await writeFile(join(acmeRoot, '.ssh/id_rsa'), 'PRIVATE KEY\n');
   await writeFile(join(evilRoot, 'loot.txt'), 'acme_evil loot\n');
   await symlink('/etc/passwd', join(acmeRoot, 'link-passwd'));
@@ -80,6 +87,15 @@ const hostile: [string, Record<string, unknown>, string][] = [
   ['read_file', { path: 'dangling' }, 'dangling link'],
   ['read_file', { path: 'loop1' }, 'link loop'],
   ['read_file', { path: '.git/config' }, 'deny-glob .git/**'],
+  ['read_file', { path: 'vendor/lib/.git/config' }, 'deny-glob **/.git/**: a nested repository'],
+  ['list_directory', { path: 'vendor/lib/.git' }, 'list a nested .git directory'],
+  ['stat', { path: 'vendor/lib/.git' }, 'stat a nested .git directory'],
+  ['write_file', { path: 'vendor/lib/.git/hooks/post-checkout', content: 'x' }, 'plant a hook in a nested repository'],
+  ['write_file', { path: 'new/.git/config', content: 'x' }, 'create a new nested .git'],
+  ['delete', { path: 'vendor/lib/.git', recursive: true }, 'delete a nested .git'],
+  ['delete', { path: 'vendor', recursive: true }, 'delete a tree that holds a nested .git'],
+  ['delete', { path: 'sub', recursive: true }, 'delete a directory that holds a denied .env'],
+  ['move', { from: 'vendor/lib/.git', to: 'vendor/lib/git-copy' }, 'move a nested .git out of its name'],
   ['read_file', { path: 'sub/.env' }, 'deny-glob **/.env'],
   ['read_file', { path: '.ssh/id_rsa' }, 'deny-glob **/.ssh/**'],
   ['read_file', { path: 'link-to-git' }, 'link to a denied file'],
@@ -132,6 +148,7 @@ describe('hostile paths and link layouts', () => {
         'acme_evil loot',
         'acme-env-secret',
         'PRIVATE KEY',
+        'token@example.com',
         passwd.slice(0, 20),
       ]) {
         expect(shown, `${what} leaked content`).not.toContain(secret);
@@ -141,6 +158,15 @@ describe('hostile paths and link layouts', () => {
     expect(accepted).toEqual([]);
     expect(await snapshot(bed.outside)).toEqual(outsideBefore);
     expect(await snapshot(bed.root)).toEqual(volumeBefore);
+  });
+
+  it('hides a nested .git from listings, searches and greps by default', async () => {
+    const listed = await callTool(acme, 'list_directory', { path: 'vendor/lib' });
+    expect(listed.structuredContent?.entries).toEqual([{ name: 'readme.md', type: 'file' }]);
+    const searched = await callTool(acme, 'search_files', { path: '', glob: '**/*' });
+    expect(JSON.stringify(searched.structuredContent)).not.toContain('.git');
+    const grepped = await callTool(acme, 'grep', { path: 'vendor', pattern: 'remote|url' });
+    expect(grepped.structuredContent?.matches).toEqual([]);
   });
 
   it('refuses hostile resource URIs the same way', async () => {

@@ -8,6 +8,7 @@ import { PathLocks } from './path-locks.js';
 import { DenyList } from './paths.js';
 import { files } from './resources/files.js';
 import { assertProcFdAvailable } from './sandbox.js';
+import { TenantUsage } from './tenant-usage.js';
 import type { FilesDeps } from './tool.js';
 import { deletePath } from './tools/delete.js';
 import { editFile } from './tools/edit_file.js';
@@ -19,6 +20,7 @@ import { readFile } from './tools/read_file.js';
 import { searchFiles } from './tools/search_files.js';
 import { stat } from './tools/stat.js';
 import { writeFile } from './tools/write_file.js';
+import { MemoryUsageStore, RedisUsageStore } from './usage-store.js';
 import { Workspace } from './workspace.js';
 
 const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
@@ -51,24 +53,37 @@ export async function setupFiles(kit: ServiceKit<FilesConfig>): Promise<ServiceP
   } catch {
     throw new Error('FILES_ROOT must be an existing directory (the mounted workspace volume)');
   }
+  // A lease outlives the longest call, so it cannot lapse under a holder that is still within its time limit.
+  const leaseMs = config.TOOL_TIMEOUT_MS + 5000;
+  const filesMetrics = createFilesMetrics(metrics.registry);
+  const usage = new TenantUsage(
+    // A change holds its reservation no longer than its lease, so two leases make a window.
+    kit.redis ? new RedisUsageStore(kit.redis, 2 * leaseMs) : new MemoryUsageStore(),
+    {
+      quotaBytes: config.FILES_TENANT_QUOTA_BYTES,
+      reconcileMs: config.FILES_USAGE_RECONCILE_MS,
+      failMode: config.RATE_LIMIT_FAIL_MODE,
+    },
+    filesMetrics,
+    kit.logger,
+  );
   const workspace = new Workspace(
     root,
     new DenyList(config.FILES_DENY_GLOBS),
     {
       maxReadBytes: config.FILES_MAX_READ_BYTES,
       maxWriteBytes: config.FILES_MAX_WRITE_BYTES,
-      tenantQuotaBytes: config.FILES_TENANT_QUOTA_BYTES,
       listPageSize: config.FILES_LIST_PAGE_SIZE,
       grepMaxMatches: config.FILES_GREP_MAX_MATCHES,
       grepTimeBudgetMs: config.FILES_GREP_TIME_BUDGET_MS,
     },
-    // A lease outlives the longest call, so it cannot lapse under a holder that is still within its time limit.
-    new PathLocks(kit.redis, { leaseMs: config.TOOL_TIMEOUT_MS + 5000, waitMs: config.FILES_LOCK_WAIT_MS }),
-    createFilesMetrics(metrics.registry),
+    new PathLocks(kit.redis, { leaseMs, waitMs: config.FILES_LOCK_WAIT_MS }),
+    usage,
+    filesMetrics,
   );
   return {
     deps: { workspace },
     dependencies: [{ name: 'volume', required: true, check: () => workspace.checkWritable() }],
-    close: async () => undefined,
+    close: () => usage.close(),
   };
 }

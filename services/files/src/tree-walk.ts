@@ -73,23 +73,62 @@ export async function bytesUsed(root: FileHandle, signal: AbortSignal): Promise<
   return total;
 }
 
-/** Deletes a directory tree through handles only, so a link swapped in mid-way is unlinked, never entered. */
-export async function removeTree(parent: FileHandle, name: string): Promise<void> {
+/**
+ * Whether a tree holds anything deny-globbed, at any depth (links are not entered): a recursive delete must not
+ * destroy what no tool may touch, such as a nested repository's .git planted beside the server.
+ */
+export async function holdsHidden(
+  directory: FileHandle,
+  real: string,
+  isHidden: (parentReal: string, name: string) => boolean,
+  signal: AbortSignal,
+): Promise<boolean> {
+  signal.throwIfAborted();
+  for (const entry of await fs.readdir(at(directory), { withFileTypes: true })) {
+    if (isHidden(real, entry.name)) return true;
+    if (!entry.isDirectory()) continue;
+    let child: FileHandle;
+    try {
+      child = await fs.open(at(directory, entry.name), O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+    } catch {
+      continue; // removed or replaced by a link since it was listed: removeTree unlinks it without entering
+    }
+    try {
+      if (await holdsHidden(child, real === '' ? entry.name : `${real}/${entry.name}`, isHidden, signal)) return true;
+    } finally {
+      await child.close();
+    }
+  }
+  return false;
+}
+
+/**
+ * Deletes a directory tree through handles only, so a link swapped in mid-way is unlinked, never entered.
+ * `freed` grows by each file's size as it goes (what `bytesUsed` counted), also when a later step fails.
+ */
+export async function removeTree(parent: FileHandle, name: string, freed: { bytes: number }): Promise<void> {
   let directory: FileHandle;
   try {
     directory = await fs.open(at(parent, name), O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOTDIR' || code === 'ELOOP') return fs.unlink(at(parent, name));
+    if (code === 'ENOTDIR' || code === 'ELOOP') return unlinkCounted(parent, name, freed);
     throw error;
   }
   try {
     for (const entry of await fs.readdir(at(directory), { withFileTypes: true })) {
-      if (entry.isDirectory()) await removeTree(directory, entry.name);
-      else await fs.unlink(at(directory, entry.name));
+      if (entry.isDirectory()) await removeTree(directory, entry.name, freed);
+      else await unlinkCounted(directory, entry.name, freed);
     }
   } finally {
     await directory.close();
   }
   await fs.rmdir(at(parent, name));
+}
+
+async function unlinkCounted(directory: FileHandle, name: string, freed: { bytes: number }): Promise<void> {
+  // Another writer's temporary is not in any count yet; links and sockets hold no file bytes.
+  const stats = name.startsWith(TEMP_PREFIX) ? undefined : await fs.lstat(at(directory, name)).catch(() => undefined);
+  await fs.unlink(at(directory, name));
+  if (stats?.isFile()) freed.bytes += stats.size;
 }

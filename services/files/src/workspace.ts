@@ -19,9 +19,10 @@ import {
   type WorkspacePath,
 } from './paths.js';
 import { at, etagOf, type FileHandle, TenantTree, tenantDirectoryName } from './sandbox.js';
-import { bytesUsed, removeTree, walkTree } from './tree-walk.js';
+import type { TenantUsage } from './tenant-usage.js';
+import { bytesUsed, holdsHidden, removeTree, walkTree } from './tree-walk.js';
 
-const { O_RDONLY, O_NOFOLLOW, O_NONBLOCK } = constants;
+const { O_RDONLY, O_DIRECTORY, O_NOFOLLOW, O_NONBLOCK } = constants;
 
 /** Reads go in chunks so a cancelled call stops between them instead of finishing a large read. */
 const READ_CHUNK = 1024 * 1024;
@@ -30,7 +31,6 @@ const GREP_LINE_CHARS = 500;
 export interface WorkspaceLimits {
   maxReadBytes: number;
   maxWriteBytes: number;
-  tenantQuotaBytes: number;
   listPageSize: number;
   grepMaxMatches: number;
   grepTimeBudgetMs: number;
@@ -63,6 +63,7 @@ export class Workspace {
     private readonly deny: DenyList,
     private readonly limits: WorkspaceLimits,
     private readonly locks: PathLocks,
+    private readonly usage: TenantUsage,
     private readonly metrics: FilesMetrics,
   ) {}
 
@@ -339,8 +340,17 @@ export class Workspace {
               throw new PathRefusal('conflict', `${show(to)} is a directory; a file cannot replace it.`);
             }
             await stillOurs(locks, signal);
-            await fs.rename(at(fromDirectory, source.name), at(toDirectory, target.name));
-            await Promise.all([fromDirectory.sync(), toDirectory.sync()]);
+            // Within the tree a move changes no byte, unless it replaces a file.
+            const replaced = existing?.isFile() ? existing.size : 0;
+            const change = replaced > 0 ? await this.usage.reserve(tenant, -replaced, signal) : undefined;
+            let freed = 0;
+            try {
+              await fs.rename(at(fromDirectory, source.name), at(toDirectory, target.name));
+              freed = replaced;
+              await Promise.all([fromDirectory.sync(), toDirectory.sync()]);
+            } finally {
+              await change?.settle(-freed);
+            }
             return { from: from.relative, to: to.relative, overwritten: existing !== undefined };
           } finally {
             await toDirectory.close();
@@ -356,22 +366,46 @@ export class Workspace {
     return this.changeFile(tenant, raw, { createParents: false }, signal, async ({ path, name, directory, locks }) => {
       const target = await fs.lstat(at(directory, name));
       await stillOurs(locks, signal);
-      if (!target.isDirectory()) {
-        await fs.unlink(at(directory, name));
-      } else if (recursive) {
-        await removeTree(directory, name);
-      } else {
-        await fs.rmdir(at(directory, name)).catch((error: NodeJS.ErrnoException) => {
-          if (error.code !== 'ENOTEMPTY') throw error;
-          throw new PathRefusal(
-            'precondition',
-            `${show(path)} is a non-empty directory; pass recursive: true to delete it.`,
-          );
-        });
+      const change = await this.usage.reserve(tenant, 0, signal);
+      // Counted as each file goes, so a recursive delete that fails half-way settles what it did remove.
+      const freed = { bytes: 0 };
+      try {
+        if (!target.isDirectory()) {
+          await fs.unlink(at(directory, name));
+          if (target.isFile()) freed.bytes = target.size;
+        } else if (recursive) {
+          await this.refuseIfHoldsHidden(directory, name, path, signal);
+          await removeTree(directory, name, freed);
+        } else {
+          await fs.rmdir(at(directory, name)).catch((error: NodeJS.ErrnoException) => {
+            if (error.code !== 'ENOTEMPTY') throw error;
+            throw new PathRefusal(
+              'precondition',
+              `${show(path)} is a non-empty directory; pass recursive: true to delete it.`,
+            );
+          });
+        }
+        await directory.sync();
+      } finally {
+        await change.settle(-freed.bytes);
       }
-      await directory.sync();
       return { path: path.relative, type: kindOf(target), deleted: true };
     });
+  }
+
+  private async refuseIfHoldsHidden(parent: FileHandle, name: string, path: WorkspacePath, signal: AbortSignal) {
+    const directory = await fs.open(at(parent, name), O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+    try {
+      // Changes never follow links, so the path as given is the real one below the tenant root.
+      if (await holdsHidden(directory, path.relative, (real, entry) => this.deny.isDeniedEntry(real, entry), signal)) {
+        throw new PathRefusal(
+          'denied',
+          `${show(path)} holds paths this server does not touch (such as .git, .env or .ssh), so it cannot be deleted as a whole; delete the other entries one by one.`,
+        );
+      }
+    } finally {
+      await directory.close();
+    }
   }
 
   /** Readiness: the volume is mounted and writable (a probe file is written, synced and removed). */
@@ -389,8 +423,8 @@ export class Workspace {
 
   /**
    * The frame of every change to one path: parse it, hold its lease, open its directory without
-   * following links, and offer `commit`, the one way new content reaches the disk (size cap, quota,
-   * atomic replace under a lease still held, bytes counted).
+   * following links, and offer `commit`, the one way new content reaches the disk (size cap, quota
+   * reservation, atomic replace under a lease still held, usage settled, bytes counted).
    */
   private async changeFile<T>(
     tenant: string,
@@ -418,11 +452,19 @@ export class Workspace {
               `${show(path)} would be ${bytes.length} bytes; one write may be at most ${this.limits.maxWriteBytes}.`,
             );
           }
-          await this.checkQuota(tree, bytes.length - replacedSize, signal);
-          const stats = await replaceAtomically(directory, name, bytes, {
-            createOnly,
-            beforeCommit: () => stillOurs(locks, signal),
-          });
+          // The growth is reserved before a byte is written and settled to what the disk really changed.
+          const change = await this.usage.reserve(tenant, bytes.length - replacedSize, signal);
+          let stats: BigIntStats;
+          try {
+            stats = await replaceAtomically(directory, name, bytes, {
+              createOnly,
+              beforeCommit: () => stillOurs(locks, signal),
+            });
+          } catch (error) {
+            await change.settle(0);
+            throw error;
+          }
+          await change.settle(Number(stats.size) - replacedSize);
           this.metrics.bytesWritten.inc(bytes.length);
           return stats;
         };
@@ -450,6 +492,7 @@ export class Workspace {
     });
     const tree = new TenantTree(root, this.deny);
     this.trees.set(tenant, tree);
+    this.usage.track(tenant, (signal) => sumTree(tree, signal));
     return tree;
   }
 
@@ -524,28 +567,6 @@ export class Workspace {
     }
   }
 
-  /**
-   * Sums the tenant's files before any byte is written. Concurrent writers on other replicas can
-   * together overshoot by at most their own sizes: the quota is a bound on steady use, not a lock.
-   */
-  private async checkQuota(tree: TenantTree, growth: number, signal: AbortSignal): Promise<void> {
-    if (growth <= 0) return;
-    const { handle } = await tree.openDirectory({ relative: '', segments: [] }, false);
-    let used: number;
-    try {
-      used = await bytesUsed(handle, signal);
-    } finally {
-      await handle.close();
-    }
-    if (used + growth > this.limits.tenantQuotaBytes) {
-      throw new PathRefusal(
-        'quota',
-        `This write needs ${growth} more bytes but the workspace uses ${used} of its ${this.limits.tenantQuotaBytes}-byte quota. ` +
-          'Delete files you no longer need, then retry.',
-      );
-    }
-  }
-
   /** Holds the leases of every path a change touches, in a fixed order so two moves cannot deadlock. */
   private async withLock<T>(
     tenant: string,
@@ -588,6 +609,16 @@ export class Workspace {
       }
       throw fileSystemError(error, raw);
     }
+  }
+}
+
+/** Every file's bytes in a tenant's tree, links not followed: what the usage counter is reconciled to. */
+async function sumTree(tree: TenantTree, signal: AbortSignal): Promise<number> {
+  const { handle } = await tree.openDirectory({ relative: '', segments: [] }, false);
+  try {
+    return await bytesUsed(handle, signal);
+  } finally {
+    await handle.close();
   }
 }
 

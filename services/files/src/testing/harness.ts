@@ -63,7 +63,7 @@ export async function startFilesTestBed(): Promise<FilesTestBed> {
     return minted.key;
   };
   // Keys are minted up front: a server reads its key file once, at start-up.
-  for (const tenant of ['acme', 'acme_evil', 'globex']) keyFor(tenant, ALL_SCOPES);
+  for (const tenant of ['acme', 'acme_evil', 'globex', 'initech', 'hooli']) keyFor(tenant, ALL_SCOPES);
   keyFor('acme', ['files:read']);
   keyFor('acme', ['files:read', 'files:write']);
   const keysFile = await writeApiKeysFile(entries);

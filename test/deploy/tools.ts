@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { ScaledObject } from '@kubernetes-models/keda/keda.sh/v1alpha1';
 import { Deployment } from 'kubernetes-models/apps/v1';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
 import { Job } from 'kubernetes-models/batch/v1';
@@ -137,6 +138,8 @@ const models: Record<string, new (data: any) => { validate(): void }> = {
   'apps/v1/Deployment': Deployment,
   'autoscaling/v2/HorizontalPodAutoscaler': HorizontalPodAutoscaler,
   'batch/v1/Job': Job,
+  // KEDA's CRD schema (KEDA 2.x), from @kubernetes-models/keda.
+  'keda.sh/v1alpha1/ScaledObject': ScaledObject,
   'networking.k8s.io/v1/Ingress': Ingress,
   'networking.k8s.io/v1/NetworkPolicy': NetworkPolicy,
   'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
@@ -288,12 +291,14 @@ export function policyViolations(objects: K8sObject[]): string[] {
         `${where}: terminationGracePeriodSeconds ${spec.terminationGracePeriodSeconds} does not outlast shutdown`,
       );
     }
-    const hpa = of('HorizontalPodAutoscaler').find(
+    // Scaled by exactly one autoscaler: the chart's HPA or a KEDA ScaledObject (which makes its own HPA).
+    const scalers = [...of('HorizontalPodAutoscaler'), ...of('ScaledObject')].filter(
       (candidate) =>
-        candidate.spec.scaleTargetRef.kind === 'Deployment' &&
+        (candidate.spec.scaleTargetRef.kind ?? 'Deployment') === 'Deployment' &&
         candidate.spec.scaleTargetRef.name === object.metadata.name,
     );
-    if (!hpa) problems.push(`${where}: no HorizontalPodAutoscaler`);
+    if (scalers.length === 0) problems.push(`${where}: no HorizontalPodAutoscaler or ScaledObject`);
+    if (scalers.length > 1) problems.push(`${where}: ${scalers.length} autoscalers fight over its replicas`);
     const pdbs = of('PodDisruptionBudget').filter((candidate) => matches(candidate.spec.selector.matchLabels, labels));
     if (pdbs.length !== 1) problems.push(`${where}: ${pdbs.length} PodDisruptionBudgets (want 1)`);
     for (const pdb of pdbs) {

@@ -16,7 +16,8 @@ metadata:
   namespace: {{ $ctx.Release.Namespace | quote }}
   labels: {{- include "flotilla-common.labels.standard" $names | nindent 4 }}
 spec:
-  {{- if not $w.autoscaling.enabled }}
+  {{- /* An HPA, or KEDA's, owns the count otherwise: a fixed one would reset it on every upgrade. */}}
+  {{- if not (or $w.autoscaling.enabled $w.keda.enabled) }}
   replicas: {{ $w.replicaCount }}
   {{- end }}
   revisionHistoryLimit: 5

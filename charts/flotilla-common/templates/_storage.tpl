@@ -8,7 +8,7 @@ Takes (dict "context" $).
 {{- $ctx := .context -}}
 {{- $p := $ctx.Values.persistence -}}
 {{- if and $p.enabled (not $p.existingClaim) -}}
-{{- $multi := or (gt (int $ctx.Values.replicaCount) 1) (and $ctx.Values.autoscaling.enabled (gt (int $ctx.Values.autoscaling.maxReplicas) 1)) -}}
+{{- $multi := eq (include "flotilla-common.scaling.mayRunMany" $ctx.Values) "true" -}}
 {{- $modes := $p.accessModes | default (list (ternary "ReadWriteMany" "ReadWriteOnce" $multi)) -}}
 {{- if and $multi (not (has "ReadWriteMany" $modes)) -}}
 {{- fail "persistence.accessModes must include ReadWriteMany when more than one replica may run" -}}

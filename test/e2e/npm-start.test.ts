@@ -9,6 +9,87 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 
 const devFleet = fileURLToPath(new URL('../../scripts/dev-fleet.mjs', import.meta.url));
 
+const SERVERS = ['flotilla-database', 'flotilla-files', 'flotilla-notifications'];
+
+interface Connection {
+  url: string;
+  headers: Record<string, string>;
+}
+
+/** The JSON block printed after a heading line: from its first line `{` to the first line `}`. */
+function jsonAfter(stdout: string, heading: string): unknown {
+  const lines = stdout.split('\n');
+  const start = lines.findIndex((line) => line.startsWith(heading));
+  expect(start, `no "${heading}" in the output`).toBeGreaterThanOrEqual(0);
+  const open = lines.findIndex((line, index) => index > start && line === '{');
+  const close = lines.findIndex((line, index) => index > open && line === '}');
+  return JSON.parse(lines.slice(open, close + 1).join('\n'));
+}
+
+/** A shell command line split into words, double-quoted words kept whole. */
+function shellWords(line: string): string[] {
+  return [...line.matchAll(/"([^"]*)"|(\S+)/g)].map((match) => match[1] ?? match[2] ?? '');
+}
+
+/** Each printed client configuration, reduced to where it connects and with which headers. */
+function printedConfigurations(stdout: string): Record<string, Record<string, Connection>> {
+  const header = (line: string) => {
+    const colon = line.indexOf(':');
+    return { [line.slice(0, colon).trim()]: line.slice(colon + 1).trim() };
+  };
+  const commands = stdout.split('\n').filter((line) => line.startsWith('claude mcp add '));
+  const claudeCodeCli = Object.fromEntries(
+    commands.map((line) => {
+      const words = shellWords(line);
+      expect(words.slice(0, 5)).toEqual(['claude', 'mcp', 'add', '--transport', 'http']);
+      const [name = '', url = '', flag, value = ''] = words.slice(5);
+      expect(flag).toBe('--header');
+      return [name, { url, headers: header(value) }];
+    }),
+  );
+  const mcpJson = jsonAfter(stdout, 'Claude Code: or put this in .mcp.json') as {
+    mcpServers: Record<string, Connection & { type: string }>;
+  };
+  const vscode = jsonAfter(stdout, 'VS Code: put this in .vscode/mcp.json') as {
+    servers: Record<string, Connection & { type: string }>;
+  };
+  const desktop = jsonAfter(stdout, 'Claude Desktop: merge this into claude_desktop_config.json') as {
+    mcpServers: Record<string, { command: string; args: string[]; env: Record<string, string> }>;
+  };
+  const http = (entries: Record<string, Connection & { type: string }>) =>
+    Object.fromEntries(
+      Object.entries(entries).map(([name, entry]) => {
+        expect(entry.type).toBe('http');
+        return [name, { url: entry.url, headers: entry.headers }];
+      }),
+    );
+  // mcp-remote is not run here (npx would fetch it): its arguments are read the way it reads them, with the
+  // header's ${VAR} expanded from the entry's env.
+  const bridged = Object.fromEntries(
+    Object.entries(desktop.mcpServers).map(([name, entry]) => {
+      expect(entry.command).toBe('npx');
+      const [yes, bridge, url = '', flag, value = ''] = entry.args;
+      expect([yes, bridge, flag]).toEqual(['-y', 'mcp-remote', '--header']);
+      const expanded = value.replace(/\$\{(\w+)\}/g, (_, variable: string) => entry.env[variable] ?? '');
+      return [name, { url, headers: header(expanded) }];
+    }),
+  );
+  return {
+    'Claude Code claude mcp add': claudeCodeCli,
+    'Claude Code .mcp.json': http(mcpJson.mcpServers),
+    'VS Code .vscode/mcp.json': http(vscode.servers),
+    'Claude Desktop claude_desktop_config.json': bridged,
+  };
+}
+
+/** The tool names the printed fleet catalog gives a server. */
+function catalogTools(stdout: string, server: string): string[] {
+  const lines = stdout.split('\n');
+  const at = lines.findIndex((line) => line.startsWith(`  ${server} `));
+  const tools = lines[at + 1]?.match(/^\s+\d+ tools: (.*)$/)?.[1] ?? '';
+  return tools.split(', ');
+}
+
 /** What `npm start` runs after building: the demo fleet with no external services. */
 describe('npm start', () => {
   it('serves the demo database, the workspace and a watched webhook channel to MCP clients configured from what it prints, and stops cleanly', async () => {
@@ -33,9 +114,24 @@ describe('npm start', () => {
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
       expect(stdout, stderr).toContain('Press Ctrl-C');
-      const json = stdout.slice(stdout.indexOf('{'), stdout.lastIndexOf('}') + 1);
-      const servers = JSON.parse(json).mcpServers as Record<string, { url: string; headers: Record<string, string> }>;
-      expect(Object.keys(servers).sort()).toEqual(['flotilla-database', 'flotilla-files', 'flotilla-notifications']);
+      const printed = printedConfigurations(stdout);
+      // Every printed configuration, for every server, reaches a running server that lists tools with its credential.
+      for (const [client, connections] of Object.entries(printed)) {
+        expect(Object.keys(connections).sort(), client).toEqual(SERVERS);
+        for (const [name, connection] of Object.entries(connections)) {
+          const listed = await connectMcpClient(connection.url, { headers: connection.headers });
+          try {
+            const { tools } = await listed.listTools();
+            expect(
+              tools.map((tool) => tool.name),
+              `${client} ${name}`,
+            ).toEqual(catalogTools(stdout, name.replace('flotilla-', '')));
+          } finally {
+            await listed.close();
+          }
+        }
+      }
+      const servers = printed['Claude Code .mcp.json'] ?? {};
       const notify = await connectMcpClient(servers['flotilla-notifications']?.url ?? '', {
         headers: servers['flotilla-notifications']?.headers,
       });
@@ -61,7 +157,7 @@ describe('npm start', () => {
       } finally {
         await notify.close();
       }
-      const server = servers['flotilla-database'] as { url: string; headers: Record<string, string> };
+      const server = servers['flotilla-database'] as Connection;
       const files = await connectMcpClient(servers['flotilla-files']?.url ?? '', {
         headers: servers['flotilla-files']?.headers,
       });

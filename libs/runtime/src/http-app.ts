@@ -15,6 +15,7 @@ import { BulkheadRejectedError, bulkhead } from 'cockatiel';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { RuntimeConfig } from './config.js';
 import type { ToolPipeline } from './pipeline.js';
+import { CATALOG_PATH, catalogOf, SERVER_CARD_MEDIA_TYPE, type ServerCard, serverCardPaths } from './server-card.js';
 import { acceptToolCall, type ServerIdentity, toolCallResponse } from './tool-call-lane.js';
 
 export interface HttpAppOptions<Deps> {
@@ -26,6 +27,8 @@ export interface HttpAppOptions<Deps> {
   buildServer: (principal: Principal) => McpServer;
   /** What a 2026-07-28 result names as its server. */
   serverIdentity: ServerIdentity;
+  /** Served unauthenticated on the public port (server-card.ts), like the RFC 9728 metadata. */
+  serverCard: ServerCard;
   logger: Logger;
   metrics: FleetMetrics;
   inflight: InflightTracker;
@@ -92,6 +95,21 @@ export function createHttpApp<Deps>(options: HttpAppOptions<Deps>) {
   app.get(['/.well-known/oauth-protected-resource', metadataPath], (_req, res) => {
     res.set('Cache-Control', 'public, max-age=300').json(metadata());
   });
+
+  // Built once: they change only with a new process, so their ETags are stable and 304s are cheap.
+  const card = JSON.stringify(options.serverCard);
+  const catalog = JSON.stringify(catalogOf(options.serverCard));
+  const discovery = (body: string, mediaTypes: string[]) => (req: Request, res: Response) => {
+    // The Origin, if any, already passed the check above: a browser client on it may read the document.
+    if (req.headers.origin) res.set('Access-Control-Allow-Origin', req.headers.origin);
+    res
+      .vary('Origin')
+      .set('Cache-Control', 'public, max-age=300')
+      .type(req.accepts(mediaTypes) || 'application/json')
+      .send(body);
+  };
+  app.get(serverCardPaths(config.PUBLIC_URL), discovery(card, ['application/json', SERVER_CARD_MEDIA_TYPE]));
+  app.get(CATALOG_PATH, discovery(catalog, ['application/json']));
 
   const handler = createMcpHandler(
     (context) => {

@@ -1,5 +1,6 @@
 export { ConfigError, env, type RuntimeConfig, type Transport } from './config.js';
 export { type ErrorCode, ToolError, type ToolErrorPayload } from './errors.js';
+export { type ServerCard, serverCardOf } from './server-card.js';
 export {
   type RunningService,
   runService,

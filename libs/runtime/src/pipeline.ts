@@ -75,6 +75,11 @@ export class ToolPipeline<Deps> {
       .map((entry) => entry.descriptor);
   }
 
+  /** Every tool this replica offers anyone (READ_ONLY, the service's configuration, TOOLS_ENABLED/DISABLED applied), in order. */
+  exposedTools(): AnyTool<Deps>[] {
+    return [...this.registry.values()].filter((entry) => entry.exposed.exposed).map((entry) => entry.tool);
+  }
+
   /** Whether a tool of this name exists here (offered or not: calling a hidden one is refused by `call`). */
   offers(name: string): boolean {
     return this.registry.has(name);

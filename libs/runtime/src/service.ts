@@ -18,6 +18,7 @@ import { createAdminApp } from './admin-app.js';
 import { ConfigError, loadConfig, type RuntimeConfig, type Transport } from './config.js';
 import { createHttpApp, InflightTracker } from './http-app.js';
 import { ToolPipeline } from './pipeline.js';
+import { buildServerCard } from './server-card.js';
 import { resourceIdentityProblems } from './startup-check.js';
 import { buildMcpServer, type PromptDefinition, type ResourceTemplateDefinition, serverIdentityOf } from './surface.js';
 import type { AnyTool } from './tool.js';
@@ -230,6 +231,15 @@ export async function startService<Shape extends z.ZodRawShape, Deps>(
     pipeline,
     buildServer,
     serverIdentity: serverIdentityOf(surface),
+    serverCard: buildServerCard({
+      name: definition.name,
+      serverInfo: serverIdentityOf(surface),
+      instructions: surface.instructions,
+      tools: pipeline.exposedTools(),
+      resources: surface.resources,
+      prompts: surface.prompts,
+      config,
+    }),
     logger,
     metrics,
     inflight,

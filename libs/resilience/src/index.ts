@@ -15,4 +15,4 @@ export {
   type RateLimitFailMode,
   RateLimitStoreUnavailableError,
 } from './rate-limit.js';
-export { createRedisClient, type Redis } from './redis.js';
+export { createRedisClient, type Redis, settleConnection } from './redis.js';

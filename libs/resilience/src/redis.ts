@@ -18,3 +18,21 @@ export function createRedisClient(url: string, onError: (error: Error) => void):
   client.on('error', onError);
   return client;
 }
+
+/**
+ * Resolves once the client is connected, or after `timeoutMs` either way: a server that starts serving before its
+ * first connection would answer its first calls in RATE_LIMIT_FAIL_MODE although Redis is fine. A Redis that is
+ * really down is the fail mode's business, so the wait is bounded and never throws.
+ */
+export async function settleConnection(client: Redis, timeoutMs: number): Promise<void> {
+  if (client.status === 'ready') return;
+  await new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      client.off('ready', done);
+      resolve();
+    };
+    const timer = setTimeout(done, timeoutMs);
+    client.once('ready', done);
+  });
+}

@@ -8,6 +8,7 @@ import {
   type DependencyCheck,
   type RateLimiter,
   type Redis,
+  settleConnection,
 } from '@flotilla/resilience';
 import { createLoggers, createMetrics, type FleetMetrics, type Logger } from '@flotilla/telemetry';
 import { stopTracing } from '@flotilla/telemetry/tracing';
@@ -22,6 +23,9 @@ import { buildServerCard } from './server-card.js';
 import { resourceIdentityProblems } from './startup-check.js';
 import { buildMcpServer, type PromptDefinition, type ResourceTemplateDefinition, serverIdentityOf } from './surface.js';
 import type { AnyTool } from './tool.js';
+
+/** How long start-up waits for the first Redis connection: ioredis's own connect timeout. */
+const REDIS_FIRST_CONNECT_WAIT_MS = 2000;
 
 export interface ServiceDefinition<Deps> {
   /** Short domain name: `database`, `files`, `notifications`. */
@@ -95,6 +99,8 @@ export async function startService<Shape extends z.ZodRawShape, Deps>(
     : undefined;
   if (!redis) {
     logger.warn('REDIS_URL is not set: rate limits and shared state live in memory; run a single replica only');
+  } else {
+    await settleConnection(redis, REDIS_FIRST_CONNECT_WAIT_MS);
   }
 
   const parts = await options.setup({ config, logger, metrics, redis });

@@ -1,3 +1,4 @@
+export { BatchSweep, type BatchSweepOptions, SWEEP_BATCH_SIZE } from './batch-sweep.js';
 export { ConfigError, env, type RuntimeConfig, type Transport } from './config.js';
 export { type ErrorCode, ToolError, type ToolErrorPayload } from './errors.js';
 export { type ServerCard, serverCardOf } from './server-card.js';

@@ -1,11 +1,17 @@
 import { createRequire } from 'node:module';
 import { createDependencyPolicy, isTransientPostgresError } from '@flotilla/resilience';
-import type { RuntimeConfig, ServiceDefinition, ServiceKit, ServiceParts } from '@flotilla/runtime';
+import {
+  BatchSweep,
+  type RuntimeConfig,
+  type ServiceDefinition,
+  type ServiceKit,
+  type ServiceParts,
+} from '@flotilla/runtime';
 import pg from 'pg';
 import type { z } from 'zod';
 import { Catalog } from './catalog.js';
 import type { databaseEnvironment } from './config.js';
-import { createDatabaseMetrics } from './metrics.js';
+import { createIdempotencySweepMetrics } from './metrics.js';
 import { Querier } from './postgres/querier.js';
 import { exploreSchema } from './prompts/explore_schema.js';
 import { ReadOnlySql } from './read-only-sql.js';
@@ -21,7 +27,7 @@ import { listTables } from './tools/list_tables.js';
 import { query } from './tools/query.js';
 import { updateRows } from './tools/update_rows.js';
 import { IdempotencyRecords } from './writes/idempotency.js';
-import { deleteExpiredKeys, IdempotencySweep } from './writes/idempotency-sweep.js';
+import { deleteExpiredKeys, sweepFunctionHint } from './writes/idempotency-sweep.js';
 import { TableWriter } from './writes/table-writer.js';
 
 const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
@@ -85,12 +91,14 @@ export async function setupDatabase(kit: ServiceKit<DatabaseConfig>): Promise<Se
   // Without writable tables there are no idempotency records (runtime-role.sql creates them only then).
   const sweep =
     config.DB_WRITABLE_TABLES.length > 0
-      ? new IdempotencySweep(
-          (limit) => deleteExpiredKeys(pool, limit, config.DB_STATEMENT_TIMEOUT_MS),
-          createDatabaseMetrics(metrics.registry),
+      ? new BatchSweep({
+          name: 'idempotency sweep',
+          deleteBatch: (limit) => deleteExpiredKeys(pool, limit, config.DB_STATEMENT_TIMEOUT_MS),
+          metrics: createIdempotencySweepMetrics(metrics.registry),
           logger,
-          { intervalMs: config.DB_IDEMPOTENCY_SWEEP_MS },
-        )
+          intervalMs: config.DB_IDEMPOTENCY_SWEEP_MS,
+          hintFor: sweepFunctionHint,
+        })
       : undefined;
   sweep?.start();
   return {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { RunningService } from '@flotilla/runtime';
+import { BatchSweep, type RunningService, SWEEP_BATCH_SIZE } from '@flotilla/runtime';
 import { createLogger } from '@flotilla/telemetry';
 import { callTool, connectMcpClient, mintApiKey, resultOf, writeApiKeysFile } from '@flotilla/testkit';
 import type { Client } from '@modelcontextprotocol/client';
@@ -8,7 +8,6 @@ import { Registry } from 'prom-client';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createBoss, startBoss } from './delivery/boss.js';
 import { DELIVERY_QUEUE, DeliveryQueue, QUEUE_SCHEMA } from './delivery/queue.js';
-import { RETENTION_BATCH_SIZE, RetentionSweep } from './delivery/retention.js';
 import { createRetentionMetrics } from './metrics.js';
 import { NotificationStore } from './store/notification-store.js';
 import {
@@ -61,16 +60,19 @@ function runtimeStore(): NotificationStore {
 function newSweep(options: { retentionDays?: number; batchSize?: number; statements?: number[] } = {}) {
   const store = runtimeStore();
   const metrics = createRetentionMetrics(new Registry());
-  const sweep = new RetentionSweep(
-    async (limit) => {
+  const sweep = new BatchSweep({
+    name: 'retention sweep',
+    deleteBatch: async (limit) => {
       const deleted = await store.deleteFinished(options.retentionDays ?? 30, limit);
       options.statements?.push(deleted);
       return deleted;
     },
     metrics,
     logger,
-    { intervalMs: 3_600_000, pauseMs: 0, ...(options.batchSize ? { batchSize: options.batchSize } : {}) },
-  );
+    intervalMs: 3_600_000,
+    pauseMs: 0,
+    ...(options.batchSize ? { batchSize: options.batchSize } : {}),
+  });
   return { sweep, counted: async () => (await metrics.deleted.get()).values[0]?.value ?? 0 };
 }
 
@@ -129,7 +131,7 @@ describe('the retention sweep', () => {
     const { sweep, counted } = newSweep({ statements });
 
     expect(await sweep.runOnce()).toBe(1203);
-    expect(statements).toEqual([RETENTION_BATCH_SIZE, RETENTION_BATCH_SIZE, 203]);
+    expect(statements).toEqual([SWEEP_BATCH_SIZE, SWEEP_BATCH_SIZE, 203]);
     expect(await counted()).toBe(1203);
     expect(await remaining()).toEqual({ 'delivered:recent': 4 });
   });

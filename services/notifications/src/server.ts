@@ -5,7 +5,13 @@ import {
   isTransientPostgresError,
   type RateLimiter,
 } from '@flotilla/resilience';
-import type { RuntimeConfig, ServiceDefinition, ServiceKit, ServiceParts } from '@flotilla/runtime';
+import {
+  BatchSweep,
+  type RuntimeConfig,
+  type ServiceDefinition,
+  type ServiceKit,
+  type ServiceParts,
+} from '@flotilla/runtime';
 import pg from 'pg';
 import type { z } from 'zod';
 import { loadChannelsFile } from './channels/channels-file.js';
@@ -14,7 +20,6 @@ import type { notificationsEnvironment } from './config.js';
 import { createBoss, DeliveryWorkers, startBoss } from './delivery/boss.js';
 import { Deliverer } from './delivery/deliverer.js';
 import { DeliveryQueue } from './delivery/queue.js';
-import { RetentionSweep } from './delivery/retention.js';
 import { createNotificationMetrics, createRetentionMetrics } from './metrics.js';
 import { Outbox } from './outbox.js';
 import { NotificationStore } from './store/notification-store.js';
@@ -134,12 +139,13 @@ export async function setupNotifications(
   // Workers also bound the table: finished notifications go after NOTIFY_RETENTION_DAYS. pg-boss
   // bounds its own job table (DELIVERY_QUEUE_OPTIONS: finished jobs go after a day).
   const retention = runsWorkers
-    ? new RetentionSweep(
-        (limit) => store.deleteFinished(config.NOTIFY_RETENTION_DAYS, limit),
-        createRetentionMetrics(metrics.registry),
+    ? new BatchSweep({
+        name: 'retention sweep',
+        deleteBatch: (limit) => store.deleteFinished(config.NOTIFY_RETENTION_DAYS, limit),
+        metrics: createRetentionMetrics(metrics.registry),
         logger,
-        { intervalMs: config.NOTIFY_RETENTION_SWEEP_MS },
-      )
+        intervalMs: config.NOTIFY_RETENTION_SWEEP_MS,
+      })
     : undefined;
   const close = async () => {
     await retention?.stop();

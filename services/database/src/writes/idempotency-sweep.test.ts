@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type RunningService, startService } from '@flotilla/runtime';
+import { BatchSweep, type RunningService, SWEEP_BATCH_SIZE, startService } from '@flotilla/runtime';
 import { createLogger } from '@flotilla/telemetry';
 import {
   callTool,
@@ -17,10 +17,10 @@ import pg from 'pg';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { databaseEnvironment } from '../config.js';
-import { createDatabaseMetrics } from '../metrics.js';
+import { createIdempotencySweepMetrics } from '../metrics.js';
 import { databaseService, setupDatabase } from '../server.js';
 import { RUNTIME_PASSWORD, RUNTIME_ROLE, sqlFile } from '../testing/harness.js';
-import { deleteExpiredKeys, IdempotencySweep, SWEEP_BATCH_SIZE } from './idempotency-sweep.js';
+import { deleteExpiredKeys } from './idempotency-sweep.js';
 
 type WriteResult = { rowCount: number; rows: Record<string, unknown>[]; replayed: boolean };
 
@@ -91,18 +91,21 @@ function applyRuntimeRole(url: string): Promise<void> {
 /** A sweep as a replica runs it, as the runtime role, with metrics of its own. */
 function newSweep(options: { batchSize?: number; pool?: pg.Pool; record?: number[] } = {}) {
   const pool = options.pool ?? runtimePool();
-  const metrics = createDatabaseMetrics(new Registry());
-  const sweep = new IdempotencySweep(
-    async (limit) => {
+  const metrics = createIdempotencySweepMetrics(new Registry());
+  const sweep = new BatchSweep({
+    name: 'idempotency sweep',
+    deleteBatch: async (limit) => {
       const deleted = await deleteExpiredKeys(pool, limit, 10_000);
       options.record?.push(deleted);
       return deleted;
     },
     metrics,
     logger,
-    { intervalMs: 3_600_000, pauseMs: 0, ...(options.batchSize ? { batchSize: options.batchSize } : {}) },
-  );
-  return { sweep, swept: async () => (await metrics.idempotencyKeysSwept.get()).values[0]?.value ?? 0 };
+    intervalMs: 3_600_000,
+    pauseMs: 0,
+    ...(options.batchSize ? { batchSize: options.batchSize } : {}),
+  });
+  return { sweep, swept: async () => (await metrics.deleted.get()).values[0]?.value ?? 0 };
 }
 
 /** `count` records of `tenant` written `ageMinutes` ago. */

@@ -153,6 +153,16 @@ function pathTo(bom, ref) {
   return path;
 }
 
+const fullName = (component) => (component.group ? `${component.group}/${component.name}` : component.name);
+
+/** The server an SBOM is about: the one workspace the subject (npm's project root, the repository) depends on. */
+function serviceOf(bom) {
+  const subject = bom.metadata?.component?.['bom-ref'];
+  const direct = bom.dependencies?.find((entry) => entry.ref === subject)?.dependsOn ?? [];
+  const server = bom.components?.find((component) => direct.includes(component['bom-ref']) && isPrivate(component));
+  return server ? fullName(server) : (bom.metadata?.component?.name ?? 'unknown service');
+}
+
 const isPrivate = (component) =>
   (component.properties ?? []).some(
     (property) => property.name === 'cdx:npm:package:private' && property.value === 'true',
@@ -163,19 +173,35 @@ const isPrivate = (component) =>
  * its licence, the verdict and the dependency path that pulls it in.
  */
 export function checkBom(bom, exceptions = []) {
-  const service = bom.metadata?.component?.name ?? 'unknown service';
-  const result = { service, checked: 0, counts: { permissive: 0, weak: 0 }, failures: [], notes: [], excepted: [] };
+  const result = {
+    service: serviceOf(bom),
+    checked: 0,
+    counts: { permissive: 0, weak: 0 },
+    failures: [],
+    notes: [],
+    excepted: [],
+  };
+  // bom-refs are cyclonedx-npm's install paths; a reader wants name@version.
+  const labels = new Map((bom.components ?? []).map((item) => [item['bom-ref'], `${fullName(item)}@${item.version}`]));
+  // npm may install one version in several places; each is a component of its own, checked once.
+  const seen = new Set();
   for (const component of bom.components ?? []) {
     if (isPrivate(component)) continue;
+    const id = `${fullName(component)}@${component.version}`;
+    if (seen.has(id)) continue;
+    seen.add(id);
     result.checked++;
     const licence = declaredLicence(component);
     const verdict = licence ? classifyExpression(licence) : 'unknown';
     const finding = {
-      name: component.name,
+      name: fullName(component),
       version: component.version,
       licence: licence ?? '(none declared)',
       verdict,
-      path: pathTo(bom, component['bom-ref']),
+      // From the server down: the subject itself (the repository) says nothing.
+      path: pathTo(bom, component['bom-ref'])
+        .filter((ref) => ref !== bom.metadata?.component?.['bom-ref'])
+        .map((ref) => labels.get(ref) ?? ref),
     };
     if (verdict === 'permissive') result.counts.permissive++;
     else if (verdict === 'weak') {
@@ -184,7 +210,7 @@ export function checkBom(bom, exceptions = []) {
     } else {
       const waiver = exceptions.find(
         (entry) =>
-          entry.package === component.name &&
+          entry.package === finding.name &&
           (entry.version === '*' || entry.version === component.version) &&
           entry.licence === finding.licence,
       );

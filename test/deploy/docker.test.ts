@@ -64,7 +64,12 @@ describe('docker/Dockerfile', () => {
         cwd: repoRoot,
       },
     );
-    await run('sh', ['-c', install], { cwd: join(work, 'json'), maxBuffer: 16 * 1024 * 1024 });
+    // Its own npm cache: the stage ends with `npm cache clean --force`, which must not empty the developer's.
+    await run('sh', ['-c', install], {
+      cwd: join(work, 'json'),
+      env: { ...process.env, npm_config_cache: join(work, 'npm-cache') },
+      maxBuffer: 16 * 1024 * 1024,
+    });
     await run(process.execPath, ['scripts/supply-chain/sbom.mjs', '--out-dir', join(work, 'sbom'), 'database'], {
       cwd: repoRoot,
     });

@@ -37,7 +37,8 @@ async function craft(name: string, licenses: unknown[] | undefined): Promise<str
     purl: `pkg:npm/${name}@1.0.0`,
     ...(licenses ? { licenses } : {}),
   });
-  const runtime = bom.dependencies.find((entry) => entry.ref === '@flotilla/runtime@0.1.0');
+  const runtimeRef = bom.components.find((item) => item.group === '@flotilla' && item.name === 'runtime')?.['bom-ref'];
+  const runtime = bom.dependencies.find((entry) => entry.ref === runtimeRef);
   if (!runtime) throw new Error('the database SBOM has no @flotilla/runtime');
   runtime.dependsOn.push(ref);
   const file = join(dir, `crafted-${name}.cdx.json`);

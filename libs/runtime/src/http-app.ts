@@ -34,8 +34,11 @@ export interface HttpAppOptions<Deps> {
   inflight: InflightTracker;
 }
 
-/** Per-HTTP-request context the pipeline reads: today only the signal that fires when the client goes away. */
-export const requestScope = new AsyncLocalStorage<{ signal: AbortSignal }>();
+/**
+ * Per-HTTP-request context the pipeline reads: the signal that fires when the client goes away, and the
+ * MCP-Protocol-Version header (a 2025-era stateless request names its revision only there).
+ */
+export const requestScope = new AsyncLocalStorage<{ signal: AbortSignal; protocolVersion?: string }>();
 
 /** Counts requests in progress so shutdown can wait for them to finish. */
 export class InflightTracker {
@@ -239,14 +242,21 @@ export function createHttpApp<Deps>(options: HttpAppOptions<Deps>) {
     // A modern tools/call goes straight to the pipeline (tool-call-lane.ts); everything else to the SDK.
     const answer = call
       ? async () => {
-          const outcome = await pipeline.call(call.name, call.args, principal, disconnected.signal, call.meta);
+          const outcome = await pipeline.call(call.name, call.args, principal, disconnected.signal, call.meta, {
+            id: call.id,
+            protocolVersion: call.protocolVersion,
+          });
           if (res.closed) return;
           const body = toolCallResponse(call, outcome, options.serverIdentity);
           res
             .writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) })
             .end(body);
         }
-      : () => requestScope.run({ signal: disconnected.signal }, () => mcp(req, res, req.body));
+      : () => {
+          const version = req.headers['mcp-protocol-version'];
+          const protocolVersion = typeof version === 'string' ? version : undefined;
+          return requestScope.run({ signal: disconnected.signal, protocolVersion }, () => mcp(req, res, req.body));
+        };
     try {
       await limiter.execute(answer);
     } catch (error) {

@@ -40,6 +40,13 @@ export interface PipelineOptions<Deps> {
   shutdownSignal: AbortSignal;
 }
 
+/** The JSON-RPC request a call came in, as far as the transport knows it: what the span records. */
+export interface CallRequest {
+  id?: string | number;
+  /** The revision the request was sent under (MCP-Protocol-Version header or the 2026-07-28 envelope). */
+  protocolVersion?: string;
+}
+
 interface RegisteredTool<Deps> {
   tool: AnyTool<Deps>;
   descriptor: ToolDescriptor;
@@ -108,6 +115,7 @@ export class ToolPipeline<Deps> {
     principal: Principal,
     requestSignal: AbortSignal,
     meta: Record<string, unknown> | undefined,
+    request: CallRequest = {},
   ): Promise<CallToolOutcome> {
     const entry = this.registry.get(name);
     if (!entry) {
@@ -116,7 +124,7 @@ export class ToolPipeline<Deps> {
     }
     const started = performance.now();
     return withMcpSpan(
-      { method: 'tools/call', toolName: name },
+      { method: 'tools/call', toolName: name, requestId: request.id, protocolVersion: request.protocolVersion },
       meta,
       async () => {
         const errorId = newErrorId();

@@ -1,5 +1,5 @@
 import { hasScopes, type Principal } from '@flotilla/auth';
-import type { Logger } from '@flotilla/telemetry';
+import { type Logger, withMcpSpan } from '@flotilla/telemetry';
 import {
   McpServer,
   ProtocolError,
@@ -10,7 +10,7 @@ import {
 import { z } from 'zod';
 import { newErrorId, ToolError } from './errors.js';
 import { requestScope } from './http-app.js';
-import type { ToolPipeline } from './pipeline.js';
+import type { CallRequest, ToolPipeline } from './pipeline.js';
 import type { ServerIdentity } from './tool-call-lane.js';
 
 export interface SurfaceContext<Deps> {
@@ -76,7 +76,16 @@ export function buildMcpServer<Deps>(
     capabilities: { tools: { listChanged: false } },
     instructions: surface.instructions,
   });
-  server.server.setRequestHandler('tools/list', async () => ({ tools: pipeline.list(principal) }));
+  // tools/list gets its span here; tools/call gets it from the pipeline, which both answering paths share.
+  server.server.setRequestHandler('tools/list', (request, extra) => {
+    const { id, protocolVersion } = requestOf(extra.mcpReq);
+    return withMcpSpan(
+      { method: 'tools/list', requestId: id, protocolVersion },
+      request.params?._meta as Record<string, unknown> | undefined,
+      async () => ({ tools: pipeline.list(principal) }),
+      () => undefined,
+    );
+  });
   server.server.setRequestHandler('tools/call', (request, extra) =>
     pipeline.call(
       request.params.name,
@@ -84,6 +93,7 @@ export function buildMcpServer<Deps>(
       principal,
       withDisconnect(extra.mcpReq.signal),
       request.params._meta as Record<string, unknown> | undefined,
+      requestOf(extra.mcpReq),
     ),
   );
   const surfaceContext = (signal: AbortSignal): SurfaceContext<Deps> => ({ principal, signal, ...context });
@@ -156,6 +166,16 @@ async function asProtocolError<T>(
     log.error({ errorId, [subject.kind]: subject.name, err: error }, `${subject.kind} failed unexpectedly`);
     throw new ProtocolError(ProtocolErrorCode.InternalError, `internal error; quote errorId ${errorId}`);
   }
+}
+
+/** The request id and revision a span records: the 2026-07-28 envelope names the revision, else the HTTP header. */
+function requestOf(request: {
+  id: string | number;
+  envelope?: { 'io.modelcontextprotocol/protocolVersion'?: string };
+}): CallRequest {
+  const protocolVersion =
+    request.envelope?.['io.modelcontextprotocol/protocolVersion'] ?? requestScope.getStore()?.protocolVersion;
+  return { id: request.id, protocolVersion };
 }
 
 /** Cancellation reaches a call either as an MCP cancel notification or as the HTTP client disconnecting. */

@@ -18,6 +18,8 @@ export interface ServerIdentity {
 /** A `tools/call` the lane has accepted: what the pipeline needs, and the id to answer under. */
 export interface LaneCall {
   id: string | number;
+  /** Always LANE_REVISION; carried so the span records it like the SDK path does. */
+  protocolVersion: string;
   name: string;
   args: Record<string, unknown> | undefined;
   meta: Record<string, unknown> | undefined;
@@ -68,6 +70,7 @@ export function acceptToolCall(
   }
   return {
     id,
+    protocolVersion: version,
     name,
     args: args as Record<string, unknown> | undefined,
     meta: meta as Record<string, unknown> | undefined,

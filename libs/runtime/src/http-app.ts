@@ -61,6 +61,52 @@ export class InflightTracker {
 
 type AuthedRequest = Request & { principal?: Principal; auth?: unknown };
 
+/**
+ * The methods a client may send, by the MCP revisions served (2025-06-18 to 2026-07-28). Any other method is
+ * labelled `_OTHER` in metrics (OpenTelemetry's convention for a value outside a known set): a label taken from the
+ * body as sent would let a client create one metric series per string it makes up (found by test/fuzz).
+ */
+const MCP_METHODS: ReadonlySet<string> = new Set([
+  'initialize',
+  'ping',
+  'tools/list',
+  'resources/list',
+  'resources/templates/list',
+  'resources/read',
+  'resources/subscribe',
+  'resources/unsubscribe',
+  'prompts/list',
+  'prompts/get',
+  'completion/complete',
+  'logging/setLevel',
+  'server/discover',
+  'subscriptions/listen',
+  'tasks/get',
+  'tasks/result',
+  'tasks/list',
+  'tasks/cancel',
+  'notifications/initialized',
+  'notifications/cancelled',
+  'notifications/progress',
+  'notifications/roots/list_changed',
+]);
+
+/** Deepest nesting of arrays and objects a request body may have (serde_json's default recursion limit). */
+const MAX_JSON_DEPTH = 128;
+
+/** Whether a parsed JSON value nests arrays and objects deeper than `limit`; iterative, as the value may be deeper than the stack. */
+function nestedDeeperThan(value: unknown, limit: number): boolean {
+  const pending: { item: unknown; depth: number }[] = [{ item: value, depth: 1 }];
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    const { item, depth } = next;
+    if (typeof item !== 'object' || item === null) continue;
+    if (depth > limit) return true;
+    for (const child of Array.isArray(item) ? item : Object.values(item))
+      pending.push({ item: child, depth: depth + 1 });
+  }
+  return false;
+}
+
 function jsonRpcError(res: Response, status: number, code: number, message: string): void {
   res.status(status).json({ jsonrpc: '2.0', error: { code, message }, id: null });
 }
@@ -216,7 +262,8 @@ export function createHttpApp<Deps>(options: HttpAppOptions<Deps>) {
     // has then already fired, and tracking the request now would leave it in flight forever.
     if (res.closed) return;
     const method = (req.body as { method?: unknown } | undefined)?.method;
-    const label = typeof method === 'string' && method !== 'tools/call' ? method : undefined;
+    const label =
+      typeof method === 'string' && method !== 'tools/call' ? (MCP_METHODS.has(method) ? method : '_OTHER') : undefined;
     const started = performance.now();
     options.inflight.enter();
     metrics.inflight.inc();
@@ -269,25 +316,56 @@ export function createHttpApp<Deps>(options: HttpAppOptions<Deps>) {
     }
   };
 
+  // JSON.parse takes any depth, but JSON.stringify (the SDK's adapter re-serializes the body) and zod recurse and
+  // overflow the stack some thousands of levels down: refuse what no MCP message needs before anything recurses.
+  const limitDepth = (req: Request, res: Response, next: NextFunction) => {
+    if (nestedDeeperThan(req.body, MAX_JSON_DEPTH)) {
+      jsonRpcError(res, 400, -32600, `Invalid Request: the JSON is nested deeper than ${MAX_JSON_DEPTH} levels.`);
+      return;
+    }
+    next();
+  };
+
   app.all(
     '/mcp',
     express.json({ limit: config.MAX_BODY_BYTES, type: () => true }),
+    limitDepth,
     authenticate,
     limitPrincipal,
     checkScopes,
     serve,
   );
 
-  app.use((error: Error & { type?: string; status?: number }, _req: Request, res: Response, _next: NextFunction) => {
-    if (error.type === 'entity.too.large') {
-      jsonRpcError(res, 413, -32600, `Request body exceeds MAX_BODY_BYTES (${config.MAX_BODY_BYTES} bytes).`);
-    } else if (error.type === 'entity.parse.failed') {
-      jsonRpcError(res, 400, -32700, 'Parse error: the body is not valid JSON.');
-    } else {
-      logger.error({ err: error }, 'unhandled HTTP error');
-      if (!res.headersSent) jsonRpcError(res, 500, -32603, 'Internal error.');
-    }
-  });
+  app.use(
+    (
+      error: Error & { type?: string; status?: number; expose?: boolean },
+      _req: Request,
+      res: Response,
+      _next: NextFunction,
+    ) => {
+      if (error.type === 'entity.too.large') {
+        jsonRpcError(res, 413, -32600, `Request body exceeds MAX_BODY_BYTES (${config.MAX_BODY_BYTES} bytes).`);
+      } else if (error.type === 'entity.parse.failed') {
+        jsonRpcError(res, 400, -32700, 'Parse error: the body is not valid JSON.');
+      } else if (
+        error.expose === true &&
+        typeof error.status === 'number' &&
+        error.status >= 400 &&
+        error.status < 500
+      ) {
+        // The body parser's other refusals (an unsupported charset or Content-Encoding: 415; a body that does not
+        // inflate, or disagrees with its Content-Length: 400) are the client's to fix, never a 500.
+        const message =
+          error.status === 415
+            ? 'Unsupported body encoding: send UTF-8 JSON, uncompressed or with Content-Encoding gzip, deflate or br.'
+            : 'Bad request: the body could not be read (check Content-Encoding and Content-Length).';
+        if (!res.headersSent) jsonRpcError(res, error.status, -32600, message);
+      } else {
+        logger.error({ err: error }, 'unhandled HTTP error');
+        if (!res.headersSent) jsonRpcError(res, 500, -32603, 'Internal error.');
+      }
+    },
+  );
 
   return { app, close: () => handler.close() };
 }

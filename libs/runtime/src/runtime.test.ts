@@ -443,6 +443,34 @@ describe('transport guards', () => {
     expect((await post(service.mcpUrl, big, auth())).status).toBe(413);
   });
 
+  it('answers a body it cannot decode with 4xx, never 500 (found by test/fuzz)', async () => {
+    const gzipped = await post(service.mcpUrl, listTools, { ...auth(), 'content-encoding': 'gzip' });
+    expect(gzipped.status).toBe(400);
+    expect(await gzipped.json()).toMatchObject({ jsonrpc: '2.0', error: { code: -32600 }, id: null });
+    const unknownCharset = await post(service.mcpUrl, listTools, {
+      ...auth(),
+      'content-type': 'application/json; charset=no-such-charset',
+    });
+    expect(unknownCharset.status).toBe(415);
+  });
+
+  it('refuses JSON nested deeper than 128 levels with 400 before it reaches the SDK (found by test/fuzz)', async () => {
+    const nested = (depth: number): unknown => (depth === 0 ? 1 : [nested(depth - 1)]);
+    // The body is level 1 and params level 2: a cursor of 126 arrays is 128 levels in all.
+    const within = await post(service.mcpUrl, { ...listTools, params: { cursor: nested(126) } }, auth());
+    expect(within.status).not.toBe(400);
+    const deeper = await post(service.mcpUrl, { ...listTools, params: { cursor: nested(127) } }, auth());
+    expect(deeper.status).toBe(400);
+    expect(await deeper.json()).toMatchObject({ error: { code: -32600, message: expect.stringContaining('128') } });
+  });
+
+  it('labels a method MCP does not define as _OTHER in metrics, not by the string sent (found by test/fuzz)', async () => {
+    await post(service.mcpUrl, { jsonrpc: '2.0', id: 7, method: 'made/up/by-the-client' }, auth());
+    const metrics = await (await fetch(`${service.adminUrl}/metrics`)).text();
+    expect(metrics).not.toContain('made/up/by-the-client');
+    expect(metrics).toContain('mcp_method_name="_OTHER"');
+  });
+
   it('rejects an unsupported MCP-Protocol-Version with 400', async () => {
     expect((await post(service.mcpUrl, listTools, { ...auth(), 'mcp-protocol-version': '1999-01-01' })).status).toBe(
       400,

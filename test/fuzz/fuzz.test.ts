@@ -42,32 +42,33 @@ const METRICS_BOUND_BYTES = 256 * 1024;
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/$/, '');
 
 /**
- * Inputs the fuzzer found that a service answers with INTERNAL instead of a client error (seed 20261202):
- * a lone surrogate in a table name reaches encodeURIComponent (services/database/src/catalog.ts), which throws
- * URIError; a NUL character reaches a PostgreSQL text parameter, which PostgreSQL refuses (22021).
+ * Inputs the fuzzer found that a service answered with INTERNAL instead of a client error (seed 20261202): a lone
+ * surrogate in a table name reached encodeURIComponent (services/database/src/catalog.ts), which threw URIError; a
+ * NUL character reached a PostgreSQL text parameter, which PostgreSQL refuses (22021). The pipeline now refuses
+ * text that is not well-formed Unicode for every tool, and the notifications server NUL in what it stores.
  */
-const KNOWN_INTERNAL_FINDINGS: { server: ServerName; what: string; tool: string; args: Record<string, unknown> }[] = [
+const FIXED_FINDINGS: { server: ServerName; what: string; tool: string; args: Record<string, unknown> }[] = [
   {
     server: 'database',
-    what: 'describe_table with a lone surrogate in the table name answers INTERNAL',
+    what: 'describe_table with a lone surrogate in the table name',
     tool: 'describe_table',
     args: { table: 'orders\ud800' },
   },
   {
     server: 'database',
-    what: 'insert_rows with a lone surrogate in the table name answers INTERNAL',
+    what: 'insert_rows with a lone surrogate in the table name',
     tool: 'insert_rows',
     args: { table: 'x\udfff', rows: [{}] },
   },
   {
     server: 'notifications',
-    what: 'list_notifications with NUL in the channel answers INTERNAL',
+    what: 'list_notifications with NUL in the channel',
     tool: 'list_notifications',
     args: { channel: 'ops\u0000' },
   },
   {
     server: 'notifications',
-    what: 'send_notification with NUL in the body answers INTERNAL',
+    what: 'send_notification with NUL in the body',
     tool: 'send_notification',
     args: { channel: 'ops-webhook', body: 'a\u0000b', idempotencyKey: 'fuzz-nul-1' },
   },
@@ -247,14 +248,13 @@ for (const server of SERVER_NAMES) {
       if (!PATH) expect(rssAfter - rssAtHalf).toBeLessThan(SECOND_HALF_MEMORY_BOUND_MIB);
     }, 600_000);
 
-    // Findings of this suite inside a service (services/**, outside the runtime), left unfixed here and pinned as
-    // expected failures: each flips to a failure of its own once the service answers INVALID_ARGUMENT or NOT_FOUND,
-    // and the `.fails` mark is then to be removed. The fuzz property accepts INTERNAL (a known SPEC §2 code).
-    for (const finding of KNOWN_INTERNAL_FINDINGS.filter((known) => known.server === server)) {
-      it.fails(`known finding, unfixed in services/${server}: ${finding.what}`, async () => {
+    // Findings of this suite inside the services, fixed since (strings Postgres cannot hold, lone surrogates an
+    // encoder threw on, both answered INTERNAL): each must stay a refusal the model can act on.
+    for (const finding of FIXED_FINDINGS.filter((known) => known.server === server)) {
+      it(`refuses what it once failed on: ${finding.what}`, async () => {
         const port = Number(new URL(service.mcpUrl).port);
         const answer = await send(port, toolCallRequest(fleet.apiKey, finding.tool, finding.args), ANSWER_BOUND_MS);
-        expect(outcomeOf(answer)).not.toBe('INTERNAL');
+        expect(outcomeOf(answer)).toBe('INVALID_ARGUMENT');
       });
     }
   });

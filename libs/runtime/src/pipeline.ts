@@ -166,6 +166,13 @@ export class ToolPipeline<Deps> {
         `Tool ${tool.name} needs the scope(s) ${missing.join(', ')}, which this caller lacks.`,
       );
     }
+    const malformed = malformedTextAt(args);
+    if (malformed !== undefined) {
+      throw new ToolError(
+        'INVALID_ARGUMENT',
+        `Invalid arguments for ${tool.name}: ${malformed}: the text is not valid Unicode (it holds a lone surrogate); send it as proper UTF-8.`,
+      );
+    }
     const parsed = tool.input.safeParse(args);
     if (!parsed.success) {
       throw new ToolError('INVALID_ARGUMENT', `Invalid arguments for ${tool.name}: ${describeIssues(parsed.error)}`);
@@ -274,6 +281,23 @@ export class ToolPipeline<Deps> {
       ...definition.auditFields?.(args ?? {}),
     });
   }
+}
+
+/**
+ * Where the arguments hold a string (key or value) that is not well-formed Unicode, if anywhere. Such text cannot
+ * be encoded as UTF-8 for Postgres, a file or a webhook without silently changing it, and some encoders throw on it
+ * (found by test/fuzz), so every tool refuses it here, once, before its own schema runs.
+ */
+function malformedTextAt(value: unknown, path = '(arguments)'): string | undefined {
+  if (typeof value === 'string') return value.isWellFormed() ? undefined : path;
+  if (typeof value !== 'object' || value === null) return undefined;
+  for (const [key, item] of Object.entries(value)) {
+    const at = path === '(arguments)' ? key : `${path}.${key}`;
+    if (!key.isWellFormed()) return at;
+    const found = malformedTextAt(item, at);
+    if (found !== undefined) return found;
+  }
+  return undefined;
 }
 
 function describeIssues(error: z.ZodError): string {

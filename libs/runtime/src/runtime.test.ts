@@ -297,6 +297,12 @@ describe('the tool pipeline', () => {
     expect(extra.text).toBe(
       `INVALID_ARGUMENT: ${extra.error.message}\nRetrying the same call will not help. errorId: ${extra.error.errorId}`,
     );
+    // A lone surrogate is valid JSON but no valid text: refused for every tool before its own schema runs.
+    const surrogate = ErrorResult.parse(await client.callTool({ name: 'echo', arguments: { text: 'a\ud800b' } }));
+    expect(surrogate.error).toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: expect.stringContaining('text: the text is not valid Unicode'),
+    });
     await client.close();
   });
 

@@ -16,6 +16,18 @@ export interface NotificationsDeps {
 
 export const notificationsTool = toolsFor<NotificationsDeps>();
 
+/**
+ * Text an agent sends that is stored in Postgres: between `min` and `max` characters and without NUL, which a
+ * Postgres text value cannot hold (it failed as INTERNAL at the insert; found by test/fuzz).
+ */
+export function storedText(min: number, max: number) {
+  return z
+    .string()
+    .min(min)
+    .max(max)
+    .refine((text) => !text.includes('\u0000'), 'must not contain NUL characters');
+}
+
 export const notificationId = z.uuid().describe('The id send_notification returned.');
 
 export const status = z.enum(STATUSES);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { notificationsTool, notificationView, READ_ANNOTATIONS, status } from '../tool.js';
+import { notificationsTool, notificationView, READ_ANNOTATIONS, status, storedText } from '../tool.js';
 
 export const listNotifications = notificationsTool({
   name: 'list_notifications',
@@ -11,8 +11,8 @@ export const listNotifications = notificationsTool({
   annotations: READ_ANNOTATIONS,
   input: z.strictObject({
     status: status.optional().describe('Only notifications in this state, e.g. failed.'),
-    channel: z.string().min(1).max(63).optional().describe('Only notifications sent through this channel.'),
-    cursor: z.string().min(1).max(200).optional().describe('nextCursor from the previous page.'),
+    channel: storedText(1, 63).optional().describe('Only notifications sent through this channel.'),
+    cursor: storedText(1, 200).optional().describe('nextCursor from the previous page.'),
     limit: z.number().int().min(1).max(100).default(20).describe('Page size, 1 to 100 (default 20).'),
   }),
   output: z.object({

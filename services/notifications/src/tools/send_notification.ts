@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { SEVERITIES } from '../channels/channel.js';
 import { BROADCAST_SCOPE } from '../outbox.js';
-import { notificationsTool, status } from '../tool.js';
+import { notificationsTool, status, storedText } from '../tool.js';
 
 export const sendNotification = notificationsTool({
   name: 'send_notification',
@@ -19,15 +19,15 @@ export const sendNotification = notificationsTool({
   optionalScopes: [BROADCAST_SCOPE],
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: true },
   input: z.strictObject({
-    channel: z.string().min(1).max(63).describe('A channel name from list_channels.'),
+    channel: storedText(1, 63).describe('A channel name from list_channels.'),
     to: z
-      .array(z.string().min(1).max(320))
+      .array(storedText(1, 320))
       .min(1)
       .max(1000)
       .optional()
       .describe('Recipients, e.g. ["ops@example.com"]; omit for channels that reach a fixed audience.'),
-    subject: z.string().min(1).max(200).optional().describe('A short headline.'),
-    body: z.string().min(1).max(10_000).describe('The message itself, plain text.'),
+    subject: storedText(1, 200).optional().describe('A short headline.'),
+    body: storedText(1, 10_000).describe('The message itself, plain text.'),
     severity: z.enum(SEVERITIES).default('info').describe('info (default), warning or critical.'),
     idempotencyKey: z
       .string()

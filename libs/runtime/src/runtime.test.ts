@@ -15,7 +15,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { type RunningService, startService } from './service.js';
-import { type FixtureDeps, fixtureService } from './testing/fixture-service.js';
+import { type FixtureDeps, fixtureEnvironment, fixtureService } from './testing/fixture-service.js';
 
 let issuer: TestIssuer;
 let redis: RedisInstance;
@@ -39,17 +39,9 @@ async function start(env: Record<string, string> = {}, deps: Partial<FixtureDeps
     definition: fixtureService,
     environment: {},
     transport: 'http',
+    // Logs on: some tests read them.
     env: {
-      HOST: '127.0.0.1',
-      PORT: '0',
-      ADMIN_PORT: '0',
-      AUTH_MODE: 'oauth,api-key',
-      AUTH_ISSUER: issuer.issuer,
-      AUTH_JWKS_URL: issuer.jwksUrl,
-      AUTH_SERVERS: issuer.issuer,
-      AUTH_API_KEYS_FILE: keysFile,
-      PUBLIC_URL: 'http://127.0.0.1/mcp',
-      SHUTDOWN_DELAY_MS: '0',
+      ...fixtureEnvironment({ issuer: issuer.issuer, jwksUrl: issuer.jwksUrl, keysFile }),
       LOG_LEVEL: 'info',
       ...env,
     },

@@ -11,7 +11,7 @@ import {
   TOOL_SCOPES_META_KEY,
 } from './server-card.js';
 import { type RunningService, type ServiceDefinition, startService } from './service.js';
-import { type FixtureDeps, fixtureService } from './testing/fixture-service.js';
+import { type FixtureDeps, fixtureEnvironment, fixtureService } from './testing/fixture-service.js';
 
 // The fixture with one resource template and one prompt, so every section of the card has something in it.
 const definition: ServiceDefinition<FixtureDeps> = {
@@ -46,20 +46,7 @@ const writerKey = mintApiKey({ subject: 'writer', tenant: 'acme', scopes: ['test
 const running: RunningService[] = [];
 
 function envFor(extra: Record<string, string> = {}): Record<string, string> {
-  return {
-    HOST: '127.0.0.1',
-    PORT: '0',
-    ADMIN_PORT: '0',
-    AUTH_MODE: 'oauth,api-key',
-    AUTH_ISSUER: issuer.issuer,
-    AUTH_JWKS_URL: issuer.jwksUrl,
-    AUTH_SERVERS: issuer.issuer,
-    AUTH_API_KEYS_FILE: keysFile,
-    PUBLIC_URL: 'http://127.0.0.1/mcp',
-    SHUTDOWN_DELAY_MS: '0',
-    LOG_LEVEL: 'silent',
-    ...extra,
-  };
+  return { ...fixtureEnvironment({ issuer: issuer.issuer, jwksUrl: issuer.jwksUrl, keysFile }), ...extra };
 }
 
 async function start(extra: Record<string, string> = {}) {

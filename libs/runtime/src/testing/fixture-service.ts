@@ -10,6 +10,30 @@ export interface FixtureDeps {
   aborted: { count: number };
 }
 
+/**
+ * The environment the runtime's tests start the fixture with: loopback, free ports, both credential kinds against
+ * the test issuer and a keys file, no shutdown delay, no logs unless a test asks for them.
+ */
+export function fixtureEnvironment(auth: {
+  issuer: string;
+  jwksUrl: string;
+  keysFile: string;
+}): Record<string, string> {
+  return {
+    HOST: '127.0.0.1',
+    PORT: '0',
+    ADMIN_PORT: '0',
+    AUTH_MODE: 'oauth,api-key',
+    AUTH_ISSUER: auth.issuer,
+    AUTH_JWKS_URL: auth.jwksUrl,
+    AUTH_SERVERS: auth.issuer,
+    AUTH_API_KEYS_FILE: auth.keysFile,
+    PUBLIC_URL: 'http://127.0.0.1/mcp',
+    SHUTDOWN_DELAY_MS: '0',
+    LOG_LEVEL: 'silent',
+  };
+}
+
 const tool = toolsFor<FixtureDeps>();
 const read = { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false } as const;
 

@@ -5,7 +5,7 @@ export { freePort } from './net.js';
 export { type PostgresInstance, type StartPostgresOptions, startPostgres } from './postgres.js';
 export { type RedisInstance, startRedis } from './redis.js';
 export { type ServiceProcess, spawnService } from './service-process.js';
-export { runSqlFile } from './sql-file.js';
+export { queryOnce, runSqlFile } from './sql-file.js';
 export { LOCAL_TEST_SERVER_ENV } from './test-server-env.js';
 export {
   callTool,

@@ -12,10 +12,15 @@ export async function runSqlFile(url: string, path: string, variables: Record<st
     if (value === undefined) throw new Error(`${path}: no value for psql variable ${name}`);
     return quote === "'" ? pg.escapeLiteral(value) : pg.escapeIdentifier(value);
   });
+  await queryOnce(url, sql);
+}
+
+/** One statement on a connection of its own: what tests run behind a server's back, surviving Postgres restarts. */
+export async function queryOnce(url: string, sql: string, params: unknown[] = []): Promise<pg.QueryResult> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
-    await client.query(sql);
+    return await client.query(sql, params);
   } finally {
     await client.end();
   }

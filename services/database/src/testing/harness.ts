@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { type RunningService, startService } from '@flotilla/runtime';
-import { LOCAL_TEST_SERVER_ENV, type PostgresInstance, runSqlFile, startPostgres } from '@flotilla/testkit';
-import pg from 'pg';
+import { LOCAL_TEST_SERVER_ENV, type PostgresInstance, queryOnce, runSqlFile, startPostgres } from '@flotilla/testkit';
+import type pg from 'pg';
 import { databaseEnvironment } from '../config.js';
 import { databaseService, setupDatabase } from '../server.js';
 
@@ -30,15 +30,7 @@ export async function startTestDatabase(
 ): Promise<TestDatabase> {
   const postgres = await startPostgres();
   const services: RunningService[] = [];
-  const admin = async (sql: string, params: unknown[] = []) => {
-    const client = new pg.Client({ connectionString: postgres.url });
-    await client.connect();
-    try {
-      return await client.query(sql, params);
-    } finally {
-      await client.end();
-    }
-  };
+  const admin = (sql: string, params: unknown[] = []) => queryOnce(postgres.url, sql, params);
   try {
     await runSqlFile(postgres.url, sqlFile('demo-schema.sql'));
     if (options.prepare) await admin(options.prepare);

@@ -7,6 +7,7 @@ import {
   LOCAL_TEST_SERVER_ENV,
   mintApiKey,
   type PostgresInstance,
+  queryOnce,
   resultOf,
   runSqlFile,
   startPostgres,
@@ -41,14 +42,8 @@ let keysFile: string;
 const pools: pg.Pool[] = [];
 const services: RunningService[] = [];
 
-async function admin(sql: string, params: unknown[] = []): Promise<pg.QueryResult> {
-  const client = new pg.Client({ connectionString: postgres.url });
-  await client.connect();
-  try {
-    return await client.query(sql, params);
-  } finally {
-    await client.end();
-  }
+function admin(sql: string, params: unknown[] = []): Promise<pg.QueryResult> {
+  return queryOnce(postgres.url, sql, params);
 }
 
 function runtimePool(): pg.Pool {

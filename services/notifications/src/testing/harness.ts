@@ -8,6 +8,7 @@ import {
   callTool,
   LOCAL_TEST_SERVER_ENV,
   type PostgresInstance,
+  queryOnce,
   resultOf,
   runSqlFile,
   type ServiceProcess,
@@ -15,7 +16,7 @@ import {
   startPostgres,
 } from '@flotilla/testkit';
 import type { Client } from '@modelcontextprotocol/client';
-import pg from 'pg';
+import type pg from 'pg';
 import { stringify } from 'yaml';
 import { notificationsEnvironment } from '../config.js';
 import { migrate } from '../migrate.js';
@@ -64,15 +65,7 @@ export async function startTestNotifications(options: {
   const postgres = await startPostgres();
   const services: RunningService[] = [];
   const processes: ServiceProcess[] = [];
-  const admin = async (sql: string, params: unknown[] = []) => {
-    const client = new pg.Client({ connectionString: postgres.url });
-    await client.connect();
-    try {
-      return await client.query(sql, params);
-    } finally {
-      await client.end();
-    }
-  };
+  const admin = (sql: string, params: unknown[] = []) => queryOnce(postgres.url, sql, params);
   const migrationUrl = postgres.urlFor(MIGRATION_ROLE, MIGRATION_PASSWORD);
   try {
     await runSqlFile(postgres.url, sqlFile('migration-role.sql'), {

@@ -14,7 +14,7 @@ import {
   type ToolErrorPayload,
 } from './errors.js';
 import { type ExposureSettings, exposureOf, visibleTo } from './exposure.js';
-import { type AnyTool, describeTool, type ExtraContent, type ToolDescriptor } from './tool.js';
+import { type AnyTool, describeTool, type ExtraContent, scopesOf, type ToolDescriptor } from './tool.js';
 
 /** A result has `structuredContent`; an error has `isError` and its payload in `_meta` (see TOOL_ERROR_META_KEY). */
 export interface CallToolOutcome {
@@ -101,12 +101,7 @@ export class ToolPipeline<Deps> {
 
   /** Every scope any offered tool needs or checks for: what a 401 challenge advertises. */
   scopesSupported(): string[] {
-    const scopes = new Set<string>();
-    for (const entry of this.registry.values()) {
-      if (!entry.exposed.exposed) continue;
-      for (const s of [...entry.tool.scopes, ...(entry.tool.optionalScopes ?? [])]) scopes.add(s);
-    }
-    return [...scopes].sort();
+    return scopesOf(this.exposedTools());
   }
 
   async call(

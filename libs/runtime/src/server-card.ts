@@ -4,7 +4,7 @@ import { loadConfig, type RuntimeConfig } from './config.js';
 import { exposureOf } from './exposure.js';
 import type { ServiceDefinition } from './service.js';
 import { type PromptDefinition, type ResourceTemplateDefinition, serverIdentityOf } from './surface.js';
-import { type AnyTool, describeTool, type ToolDescriptor } from './tool.js';
+import { type AnyTool, describeTool, scopesOf, type ToolDescriptor } from './tool.js';
 
 /**
  * A server's self-description, read before connecting: what `npm start`, the chart catalog and any
@@ -144,9 +144,6 @@ export function buildServerCard<Deps>(source: ServerCardSource<Deps>): ServerCar
   const scopes = (required: readonly string[], optional: readonly string[] = []) => ({
     [TOOL_SCOPES_META_KEY]: { required: [...required], optional: [...optional] },
   });
-  const scopesSupported = new Set<string>();
-  for (const tool of source.tools)
-    for (const s of [...tool.scopes, ...(tool.optionalScopes ?? [])]) scopesSupported.add(s);
   return {
     $schema: SERVER_CARD_SCHEMA,
     name: `${SERVER_CARD_NAMESPACE}/${source.name}`,
@@ -170,7 +167,7 @@ export function buildServerCard<Deps>(source: ServerCardSource<Deps>): ServerCar
           authorizationServers: [...config.AUTH_SERVERS],
           protectedResourceMetadata: resourceMetadataUrl(config.PUBLIC_URL),
           // The same list the RFC 9728 metadata and the 401 challenge advertise (ToolPipeline.scopesSupported).
-          scopesSupported: [...scopesSupported].sort(),
+          scopesSupported: scopesOf(source.tools),
         },
         tools: source.tools.map((tool) => ({
           ...describeTool(tool),

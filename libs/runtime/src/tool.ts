@@ -104,3 +104,8 @@ export function describeTool<Deps>(tool: AnyTool<Deps>): ToolDescriptor {
     annotations: { title: tool.title, ...tool.annotations },
   };
 }
+
+/** Every scope these tools need or check for, sorted: what a 401 challenge, RFC 9728 metadata and a server card advertise. */
+export function scopesOf<Deps>(tools: readonly AnyTool<Deps>[]): string[] {
+  return [...new Set(tools.flatMap((tool) => [...tool.scopes, ...(tool.optionalScopes ?? [])]))].sort();
+}

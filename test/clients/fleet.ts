@@ -58,6 +58,8 @@ export interface Fleet {
   readonly redis: RedisInstance;
   /** A bearer key with every scope, tenant `acme`. */
   readonly apiKey: string;
+  /** Another principal's key (subject `outsider`, same tenant and scopes): what must not reach `apiKey`'s calls. */
+  readonly outsiderApiKey: string;
   readonly filesRoot: string;
   /** The environment a server runs with, without transport settings: what its stdio process gets too. */
   envOf(server: ServerName): Record<string, string>;
@@ -81,7 +83,8 @@ export async function startFleet(): Promise<Fleet> {
     const channelsFile = join(workDir, 'channels.json');
     await writeFile(channelsFile, JSON.stringify({ channels: channelsFor(receiver) }), { mode: 0o600 });
     const developer = mintApiKey({ subject: 'matrix', tenant: TENANT, scopes: ALL_SCOPES });
-    const keysFile = await writeApiKeysFile([developer.entry]);
+    const outsider = mintApiKey({ subject: 'outsider', tenant: TENANT, scopes: ALL_SCOPES });
+    const keysFile = await writeApiKeysFile([developer.entry, outsider.entry]);
 
     const common = {
       LOG_LEVEL: 'silent',
@@ -104,6 +107,7 @@ export async function startFleet(): Promise<Fleet> {
       postgres,
       redis,
       apiKey: developer.key,
+      outsiderApiKey: outsider.key,
       filesRoot,
       envOf,
       async spawnHttp(server, extra = {}) {

@@ -244,6 +244,9 @@ describe('Redis ACL users from k8s/redis/users.acl', () => {
       await expect(client.config('GET', 'dir')).rejects.toThrow(/NOPERM/);
       await expect(client.keys('*')).rejects.toThrow(/NOPERM/);
       await expect(client.subscribe('flotilla')).rejects.toThrow(/NOPERM/);
+      const otherChannel = service === 'files' ? 'flotilla:database:cancel' : 'flotilla:files:cancel';
+      await expect(client.publish(otherChannel, '{}')).rejects.toThrow(/NOPERM/);
+      expect(await client.publish(`flotilla:${service}:cancel`, '{}')).toBe(0);
     },
   );
 
@@ -313,12 +316,25 @@ describe('Redis ACL users from k8s/redis/users.acl', () => {
             params: { name: 'list_tables', arguments: {} },
           }),
         });
+      const admin = clients[0] as Redis;
+      // The suites above provoked refusals on purpose; only this server's own commands count here.
+      await admin.call('ACL', 'LOG', 'RESET');
       for (const id of [1, 2]) {
         const response = await call(id);
         expect(response.status).toBe(200);
         expect(await response.text()).toContain('orders');
       }
-      const admin = clients[0] as Redis;
+      // A 2025-era cancel is published to the other replicas (call-cancellation.ts), which subscribe to it.
+      const cancel = await fetch(server.mcpUrl, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 3 } }),
+      });
+      expect(cancel.status).toBe(202);
+      // Redis records every command, key and channel an ACL refused, whether or not the server logged it.
+      await expect.poll(async () => admin.call('ACL', 'LOG')).toEqual([]);
+      const subscribers = (await admin.call('PUBSUB', 'NUMSUB', 'flotilla:database:cancel')) as [string, number];
+      expect(subscribers[1]).toBe(1);
       const keys = await admin.keys('*');
       expect(keys.some((key) => key.startsWith('flotilla:database:rl:'))).toBe(true);
       expect(keys.some((key) => key.startsWith('flotilla:database:schema:'))).toBe(true);

@@ -13,6 +13,7 @@ import { toNodeHandler } from '@modelcontextprotocol/node';
 import { createMcpHandler, type McpServer } from '@modelcontextprotocol/server';
 import { BulkheadRejectedError, bulkhead } from 'cockatiel';
 import express, { type NextFunction, type Request, type Response } from 'express';
+import type { CallCancellation } from './call-cancellation.js';
 import type { RuntimeConfig } from './config.js';
 import type { ToolPipeline } from './pipeline.js';
 import { CATALOG_PATH, catalogOf, SERVER_CARD_MEDIA_TYPE, type ServerCard, serverCardPaths } from './server-card.js';
@@ -32,6 +33,7 @@ export interface HttpAppOptions<Deps> {
   logger: Logger;
   metrics: FleetMetrics;
   inflight: InflightTracker;
+  cancellation: CallCancellation;
 }
 
 /**
@@ -106,6 +108,9 @@ function nestedDeeperThan(value: unknown, limit: number): boolean {
   }
   return false;
 }
+
+const isRequestId = (value: unknown): value is string | number =>
+  typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value));
 
 function jsonRpcError(res: Response, status: number, code: number, message: string): void {
   res.status(status).json({ jsonrpc: '2.0', error: { code, message }, id: null });
@@ -285,6 +290,15 @@ export function createHttpApp<Deps>(options: HttpAppOptions<Deps>) {
       if (!res.writableFinished) disconnected.abort(new Error('client disconnected'));
     });
     const principal = req.principal as Principal;
+    // A 2025-era client cancels with a notification of its own, which may have reached another replica than the
+    // call (call-cancellation.ts); a 2026-era client closes the request, which `disconnected` sees.
+    const message = req.body as { method?: unknown; id?: unknown; params?: { requestId?: unknown } } | undefined;
+    if (message?.method === 'tools/call' && isRequestId(message.id)) {
+      const untrack = options.cancellation.track(principal, message.id, disconnected);
+      res.on('close', untrack);
+    } else if (message?.method === 'notifications/cancelled' && isRequestId(message.params?.requestId)) {
+      options.cancellation.cancel(principal, message.params.requestId);
+    }
     const call = acceptToolCall(req.headers, req.body, pipeline);
     // A modern tools/call goes straight to the pipeline (tool-call-lane.ts); everything else to the SDK.
     const answer = call

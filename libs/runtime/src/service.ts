@@ -16,6 +16,7 @@ import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import type { DestinationStream } from 'pino';
 import type { z } from 'zod';
 import { createAdminApp } from './admin-app.js';
+import { CallCancellation } from './call-cancellation.js';
 import { ConfigError, loadConfig, type RuntimeConfig, type Transport } from './config.js';
 import { createHttpApp, InflightTracker } from './http-app.js';
 import { ToolPipeline } from './pipeline.js';
@@ -228,6 +229,7 @@ export async function startService<Shape extends z.ZodRawShape, Deps>(
     },
   });
   const inflight = new InflightTracker();
+  const cancellation = new CallCancellation(redis, definition.name, logger);
   let draining = false;
   const http = createHttpApp({
     config,
@@ -249,6 +251,7 @@ export async function startService<Shape extends z.ZodRawShape, Deps>(
     logger,
     metrics,
     inflight,
+    cancellation,
   });
   const admin = createAdminApp({ metrics, isDraining: () => draining, checkReadiness });
   const mcpServer = await listen(http.app, config.PORT, config.HOST, config.REUSE_PORT);
@@ -281,6 +284,7 @@ export async function startService<Shape extends z.ZodRawShape, Deps>(
       mcpServer.closeAllConnections();
       await closed;
       await http.close();
+      cancellation.close();
       await new Promise<void>((resolve) => adminServer.close(() => resolve()));
       adminServer.closeAllConnections();
       admin.stop();

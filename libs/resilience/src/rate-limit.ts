@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
-import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+import { RateLimiterMemory, RateLimiterRedis } from 'rate-limiter-flexible';
+import { LeasedBudget, leaseSizeFor } from './leased-budget.js';
 
 export type RateLimitFailMode = 'open' | 'closed';
 
@@ -24,11 +25,14 @@ export interface RateLimiterOptions {
   /** Shared store: every replica spends from one budget. Without it the budget is per process. */
   redis?: Redis;
   failMode: RateLimitFailMode;
+  /** Points a replica leases from Redis at once (leased-budget.ts); by default 1 % of the budget, 1 to 50. */
+  leaseSize?: number;
 }
 
 /**
- * A fixed one-minute budget per key, kept in Redis so replicas share it. When Redis is down,
- * `open` keeps limiting with a per-replica in-memory budget; `closed` refuses the request.
+ * A fixed one-minute budget per key, kept in Redis so replicas share it and spent in leases, so most calls do not
+ * wait for Redis (leased-budget.ts: never more than the budget per window). When Redis is down, `open` keeps
+ * limiting with a per-replica in-memory budget; `closed` refuses the request.
  */
 export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
   const base = { points: options.pointsPerMinute, duration: 60, keyPrefix: options.keyPrefix };
@@ -42,16 +46,19 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
       })
     : new RateLimiterMemory(base);
 
+  // An in-process budget has no round trip to save.
+  const leaseSize = options.redis ? (options.leaseSize ?? leaseSizeFor(options.pointsPerMinute)) : 1;
+  const budget = new LeasedBudget(limiter, options.pointsPerMinute, leaseSize);
   return {
     async consume(key) {
+      // Closed means no call without Redis, not even one from a lease taken before it went away.
+      if (options.failMode === 'closed' && options.redis && options.redis.status !== 'ready') {
+        throw new RateLimitStoreUnavailableError('the shared rate-limit store is unavailable');
+      }
       try {
-        await limiter.consume(key, 1);
-        return { allowed: true, retryAfterMs: 0 };
-      } catch (rejection) {
-        if (rejection instanceof RateLimiterRes) {
-          return { allowed: false, retryAfterMs: Math.max(1, Math.ceil(rejection.msBeforeNext)) };
-        }
-        throw new RateLimitStoreUnavailableError('the shared rate-limit store is unavailable', { cause: rejection });
+        return await budget.consume(key);
+      } catch (error) {
+        throw new RateLimitStoreUnavailableError('the shared rate-limit store is unavailable', { cause: error });
       }
     },
   };

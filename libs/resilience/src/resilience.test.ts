@@ -1,6 +1,8 @@
+import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { describe, expect, it } from 'vitest';
 import { createDependencyPolicy, isBrokenCircuit } from './dependency-policy.js';
 import { checkDependencies } from './health.js';
+import { LeasedBudget, leaseSizeFor } from './leased-budget.js';
 import { createRateLimiter } from './rate-limit.js';
 
 class Transient extends Error {}
@@ -108,5 +110,47 @@ describe('in-memory rate limiter (no REDIS_URL)', () => {
     expect(third.allowed).toBe(false);
     expect(third.retryAfterMs).toBeGreaterThan(50_000);
     expect((await limiter.consume('b')).allowed).toBe(true);
+  });
+});
+
+describe('leased budget (two replicas spending one store)', () => {
+  const replicasOf = (store: RateLimiterMemory, points: number, leaseSize: number) => {
+    const consumed = { count: 0 };
+    const counting = new Proxy(store, {
+      get(target, property, receiver) {
+        if (property === 'consume') consumed.count += 1;
+        return Reflect.get(target, property, receiver);
+      },
+    });
+    return {
+      consumed,
+      replicas: [new LeasedBudget(counting, points, leaseSize), new LeasedBudget(counting, points, leaseSize)],
+    };
+  };
+
+  it('admits exactly the budget, asks the store once per lease, and keeps the part of a lease under the budget', async () => {
+    const { consumed, replicas } = replicasOf(new RateLimiterMemory({ points: 95, duration: 60 }), 95, 10);
+    const decisions = await Promise.all(
+      Array.from({ length: 300 }, (_, i) => (replicas[i % 2] as LeasedBudget).consume('tenant/subject')),
+    );
+    expect(decisions.filter((decision) => decision.allowed)).toHaveLength(95);
+    expect(consumed.count).toBeLessThanOrEqual(95 / 10 + 1 + 2 * 2);
+    const refused = decisions.find((decision) => !decision.allowed);
+    expect(refused?.retryAfterMs).toBeGreaterThan(50_000);
+  });
+
+  it('never spends a lease of a finished window in the next one', async () => {
+    const { replicas } = replicasOf(new RateLimiterMemory({ points: 20, duration: 1 }), 20, 10);
+    const [early, late] = replicas as [LeasedBudget, LeasedBudget];
+    expect((await early.consume('k')).allowed).toBe(true); // leases 10, spends 1
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    const next = await Promise.all(Array.from({ length: 20 }, () => late.consume('k')));
+    expect(next.every((decision) => decision.allowed)).toBe(true);
+    // The 9 points left of the first window's lease are gone with it.
+    expect((await early.consume('k')).allowed).toBe(false);
+  });
+
+  it('sizes leases at 1 % of the budget, between 1 and 50', () => {
+    expect([10, 600, 5000, 1_000_000].map(leaseSizeFor)).toEqual([1, 6, 50, 50]);
   });
 });

@@ -12,6 +12,8 @@ export interface CallRecord {
   /** `ok`, the SPEC §2 code of a tool error, or `THROWN` when the client itself failed (HTTP 5xx, reset, …). */
   readonly outcome: string;
   readonly detail?: string;
+  /** A tool error's SPEC §2 `retryable`; absent for `ok` and `THROWN`. */
+  readonly retryable?: boolean;
 }
 
 export interface LoadStep {
@@ -56,13 +58,23 @@ export async function startLoad(options: LoadOptions): Promise<Load> {
     const era = eras[clientIndex] as Era;
     for (let n = 0; !stopping; n++) {
       const startedAt = now();
-      const { outcome, detail } = await options
+      const { outcome, detail, retryable } = await options
         .call({ client, era, clientIndex, n })
-        .then(classify, (error: Error) => ({
+        .then(classify, (error: Error & { data?: { status?: unknown } }) => ({
           outcome: 'THROWN',
-          detail: error.message,
+          // SDK 2.x puts the HTTP status of a refused request in `data`, not in the message.
+          detail:
+            typeof error.data?.status === 'number' ? `HTTP ${error.data.status}: ${error.message}` : error.message,
+          retryable: undefined,
         }));
-      records.push({ era, startedAt, endedAt: now(), outcome, ...(detail ? { detail } : {}) });
+      records.push({
+        era,
+        startedAt,
+        endedAt: now(),
+        outcome,
+        ...(detail ? { detail } : {}),
+        ...(retryable === undefined ? {} : { retryable }),
+      });
       if (options.pauseMs) await new Promise((resolve) => setTimeout(resolve, options.pauseMs));
     }
   });
@@ -77,10 +89,12 @@ export async function startLoad(options: LoadOptions): Promise<Load> {
   };
 }
 
-function classify(result: ToolOutcome): { outcome: string; detail?: string } {
+function classify(result: ToolOutcome): { outcome: string; detail?: string; retryable?: boolean } {
   if (result.isError !== true) return { outcome: 'ok' };
-  const payload = result._meta?.[TOOL_ERROR_META_KEY] as { code?: string; message?: string } | undefined;
-  return { outcome: payload?.code ?? 'MALFORMED', detail: payload?.message };
+  const payload = result._meta?.[TOOL_ERROR_META_KEY] as
+    | { code?: string; message?: string; retryable?: boolean }
+    | undefined;
+  return { outcome: payload?.code ?? 'MALFORMED', detail: payload?.message, retryable: payload?.retryable };
 }
 
 /** Calls and their outcomes, e.g. `{ calls: 812, ok: 790, UNAVAILABLE: 22 }`. */

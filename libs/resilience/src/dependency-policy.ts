@@ -10,6 +10,8 @@ import {
 
 export { BrokenCircuitError } from 'cockatiel';
 
+const DEFAULT_HALF_OPEN_AFTER_MS = 2000;
+
 export interface DependencyPolicyOptions {
   name: string;
   /** Only transient failures are retried and counted by the breaker; a permanent one fails at once. */
@@ -30,7 +32,9 @@ export interface DependencyPolicy {
 
 export function createDependencyPolicy(options: DependencyPolicyOptions): DependencyPolicy {
   const transient = handleWhen((error) => options.isTransient(error));
-  const halfOpenAfter = options.halfOpenAfterMs ?? 5000;
+  // Also how long calls keep failing after the dependency is back, at worst (the last trial call failed just before
+  // it returned): well under the 5 s within which a replica must serve again.
+  const halfOpenAfter = options.halfOpenAfterMs ?? DEFAULT_HALF_OPEN_AFTER_MS;
   const breaker = circuitBreaker(transient, {
     halfOpenAfter,
     breaker: new ConsecutiveBreaker(options.consecutiveFailures ?? 5),

@@ -1,6 +1,6 @@
 import type { ContainerRuntimeClient, StartedTestContainer } from 'testcontainers';
 import { freePort } from './net.js';
-import type { PostgresInstance } from './postgres.js';
+import { flushCommits, type PostgresInstance } from './postgres.js';
 import {
   PG_ADMIN_PASSWORD as ADMIN_PASSWORD,
   PG_ADMIN_USER as ADMIN_USER,
@@ -41,6 +41,17 @@ class ContainerLifecycle {
     );
   }
 
+  /**
+   * No grace period: the runtime sends SIGKILL at once, as a crashed node or an OOM kill would. PID 1 of the
+   * container is the server itself, and all its processes die with the container, so none is orphaned.
+   */
+  crash(before?: () => Promise<void>): Promise<void> {
+    return this.#serial.run(async () => {
+      await before?.();
+      await this.runtime.container.stop(this.runtime.container.getById(this.started.getId()), { timeout: 0 });
+    });
+  }
+
   start(): Promise<void> {
     return this.#serial.run(async () => {
       if (this.#destroyed) throw new Error('container has been destroyed');
@@ -76,6 +87,8 @@ export async function startContainerPostgres(database: string): Promise<Postgres
   const port = started.getPort();
   const admin = { host, port, user: ADMIN_USER, password: ADMIN_PASSWORD, database: 'postgres' };
   const lifecycle = new ContainerLifecycle(started, await runtimeClient(), () => pgAcceptsConnections(admin));
+  // Lost commits would be the testkit's synchronous_commit=off, not the crash a test is about (see flushCommits).
+  const crash = () => lifecycle.crash(() => flushCommits(admin));
   const urlFor = (user: string, password: string, db = database) =>
     postgresUrl({ host, port, user, password, database: db });
   return {
@@ -87,6 +100,7 @@ export async function startContainerPostgres(database: string): Promise<Postgres
     url: urlFor(ADMIN_USER, ADMIN_PASSWORD),
     urlFor,
     stop: () => lifecycle.stop(),
+    crash,
     start: () => lifecycle.start(),
     destroy: () => lifecycle.destroy(),
   };
@@ -104,6 +118,7 @@ export async function startContainerRedis(): Promise<RedisInstance> {
     port,
     url: `redis://${host}:${port}`,
     stop: () => lifecycle.stop(),
+    crash: () => lifecycle.crash(),
     start: () => lifecycle.start(),
     destroy: () => lifecycle.destroy(),
   };

@@ -61,6 +61,23 @@ describe('startPostgres', () => {
     expect(await query(db.url, 'select name from survivors')).toEqual([{ name: 'kept' }]);
   });
 
+  it('crash() ends the server and its connections at once; start() recovers it on the same port with the data', async () => {
+    await query(db.url, "create table crash_survivors (name text); insert into crash_survivors values ('kept')");
+    const port = db.port;
+    const held = new pg.Client({ connectionString: db.url });
+    const lost = new Promise<Error>((resolve) => held.on('error', resolve));
+    await held.connect();
+
+    await db.crash();
+    expect(await lost).toBeInstanceOf(Error);
+    await expect(query(db.url, 'select 1')).rejects.toThrow(/ECONNREFUSED/);
+    await held.end().catch(() => undefined);
+
+    await db.start();
+    expect(db.port).toBe(port);
+    expect(await query(db.url, 'select name from crash_survivors')).toEqual([{ name: 'kept' }]);
+  });
+
   it('destroy() deletes the temp dir, stops the server and is idempotent', async () => {
     const other = await startPostgres({ database: 'other' });
     expect(other.port).not.toBe(db.port);

@@ -29,6 +29,11 @@ export interface PostgresInstance {
   urlFor(user: string, password: string, database?: string): string;
   /** Stops the server but keeps its data and port, to simulate an outage. */
   stop(): Promise<void>;
+  /**
+   * Ends the server abruptly (every connection dies at once, nothing is checkpointed) but keeps its data and port, to
+   * simulate a crash; `start()` then runs crash recovery.
+   */
+  crash(): Promise<void>;
   /** Starts it again on the same port; resolves once it accepts connections. */
   start(): Promise<void>;
   /** Stops the server and deletes everything; idempotent. */
@@ -54,6 +59,21 @@ const SERVER_SETTINGS = [
   'full_page_writes=off',
   'max_connections=200',
 ];
+
+/**
+ * Writes every commit so far to the WAL file. The servers run with synchronous_commit=off, whose commits reach it up
+ * to three wal_writer_delays later, so a crash would lose what committed in that window: a real server with the
+ * default synchronous_commit=on keeps it, and a test of "accepted before the outage" must not lose it either. A
+ * synchronous commit flushes the WAL up to its own commit record, so every earlier commit too, but only when the
+ * transaction wrote WAL itself (an xid alone does not count): a transactional logical message is the smallest write.
+ */
+export async function flushCommits(target: PgTarget): Promise<void> {
+  await withPgClient(target, (client) =>
+    client.query(
+      "BEGIN; SET LOCAL synchronous_commit = on; SELECT pg_logical_emit_message(true, 'flotilla-testkit', 'crash'); COMMIT",
+    ),
+  );
+}
 
 /** A real, throwaway PostgreSQL server with its own data directory and port. */
 export async function startPostgres(options: StartPostgresOptions = {}): Promise<PostgresInstance> {
@@ -170,6 +190,17 @@ class LocalPostgres implements PostgresInstance {
   stop(): Promise<void> {
     // SIGINT is PostgreSQL's "fast" shutdown: clients are disconnected, data is kept consistent.
     return this.#serial.run(async () => this.#server?.stop('SIGINT', STOP_GRACE_MS));
+  }
+
+  crash(): Promise<void> {
+    // SIGQUIT is PostgreSQL's "immediate" shutdown: the postmaster SIGQUITs every backend, which dies at once without
+    // a checkpoint, and the next start runs crash recovery, as after a real crash. SIGKILL would kill the postmaster
+    // alone and orphan its backends, which keep their connections and shared memory and block a restart on the port.
+    return this.#serial.run(async () => {
+      if (!this.#server?.running) return;
+      await flushCommits(this.#admin());
+      await this.#server.stop('SIGQUIT', DESTROY_GRACE_MS);
+    });
   }
 
   start(): Promise<void> {

@@ -97,6 +97,16 @@ describe('startRedis', () => {
     expect(await redis(port, 'PING')).toBe('PONG');
   });
 
+  it('crash() kills the server, and start() brings it back on the same port', async () => {
+    const port = redisServer.port;
+    await redisServer.crash();
+    await expect(redis(port, 'PING')).rejects.toThrow(/ECONNREFUSED/);
+
+    await redisServer.start();
+    expect(redisServer.port).toBe(port);
+    expect(await redis(port, 'PING')).toBe('PONG');
+  });
+
   it('destroy() deletes the temp dir, stops the server and is idempotent', async () => {
     const other = await startRedis();
     expect(other.port).not.toBe(redisServer.port);

@@ -14,6 +14,8 @@ export interface RedisInstance {
   readonly url: string;
   /** Stops the server but keeps its port, to simulate an outage. Data is not persisted. */
   stop(): Promise<void>;
+  /** Kills the server abruptly (SIGKILL: no goodbye to clients), keeping its port, to simulate a crash. */
+  crash(): Promise<void>;
   /** Starts it again on the same port; resolves once it answers PING. */
   start(): Promise<void>;
   /** Stops the server and deletes everything; idempotent. */
@@ -138,6 +140,10 @@ class LocalRedis implements RedisInstance {
 
   stop(): Promise<void> {
     return this.#serial.run(async () => this.#server?.stop('SIGTERM', STOP_GRACE_MS));
+  }
+
+  crash(): Promise<void> {
+    return this.#serial.run(async () => this.#server?.stop('SIGKILL', STOP_GRACE_MS));
   }
 
   start(): Promise<void> {

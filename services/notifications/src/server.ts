@@ -86,6 +86,10 @@ export async function setupNotifications(
   pool.on('error', (error) =>
     logger.warn({ err: { code: (error as { code?: string }).code } }, 'idle postgres client failed'),
   );
+  // The pool listens only while a client is idle: one checked out when its connection dies (a Postgres crash or
+  // restart) emits 'error' to nobody, which throws and ends the process. Its query fails on its own, and the holder
+  // discards it; this listener only keeps the event from being fatal.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   const boss = createBoss({
     connectionString: config.DATABASE_URL,
     runsWorkers,

@@ -253,6 +253,8 @@ export class Querier {
     const pid = (client as unknown as { processID?: number }).processID;
     if (!pid) return;
     const canceller = new pg.Client({ ...(this.pool.options as pg.ClientConfig), connectionTimeoutMillis: 2000 });
+    // Its connection dying (Postgres going down mid-cancel) must fail this best effort, not end the process.
+    canceller.on('error', () => undefined);
     try {
       await canceller.connect();
       await canceller.query('SELECT pg_cancel_backend($1)', [pid]);

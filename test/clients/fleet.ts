@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import {
   mintApiKey,
   type PostgresInstance,
+  queryOnce,
   type RedisInstance,
   runSqlFile,
   type ServiceProcess,
@@ -67,6 +68,8 @@ export interface Fleet {
   spawnHttp(server: ServerName, extra?: Record<string, string>): Promise<ServiceProcess>;
   /** A superuser connection to a server's database, for what a test does behind the server's back. */
   admin(server: 'database' | 'notifications'): Promise<pg.Client>;
+  /** One statement as that superuser, on a connection of its own. */
+  adminQuery(server: 'database' | 'notifications', sql: string, params?: unknown[]): Promise<pg.QueryResult>;
   stop(): Promise<void>;
 }
 
@@ -127,6 +130,9 @@ export async function startFleet(): Promise<Fleet> {
         });
         await client.connect();
         return client;
+      },
+      adminQuery(server, sql, params) {
+        return queryOnce(postgres.urlFor(postgres.adminUser, postgres.adminPassword, databaseOf[server]), sql, params);
       },
       async stop() {
         await Promise.all(processes.map((child) => child.stop(5000)));

@@ -26,16 +26,12 @@ afterAll(async () => {
 
 /** Statements still running whose text carries `marker`. */
 async function running(marker: string): Promise<number> {
-  const admin = await fleet.admin('database');
-  try {
-    const { rows } = await admin.query(
-      "SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%' || $1 || '%' AND pid <> pg_backend_pid()",
-      [marker],
-    );
-    return rows[0].n;
-  } finally {
-    await admin.end();
-  }
+  const { rows } = await fleet.adminQuery(
+    'database',
+    "SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%' || $1 || '%' AND pid <> pg_backend_pid()",
+    [marker],
+  );
+  return rows[0].n;
 }
 
 /** A JSON-RPC message as a 2025-11-25 client without a session posts it. */

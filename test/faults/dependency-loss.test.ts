@@ -38,13 +38,8 @@ beforeAll(async () => {
   // The testkit's PostgreSQL runs with synchronous_commit=off, under which a crash loses what committed in its last
   // few hundred ms: an accepted notification could vanish for the testkit's sake. The servers' roles get the default
   // back, so whatever a server acknowledged before the crash must be there after it.
-  const admin = await fleet.admin('database');
-  try {
-    for (const role of ['flotilla_database', 'flotilla_notifications']) {
-      await admin.query(`ALTER ROLE ${role} SET synchronous_commit = on`);
-    }
-  } finally {
-    await admin.end();
+  for (const role of ['flotilla_database', 'flotilla_notifications']) {
+    await fleet.adminQuery('database', `ALTER ROLE ${role} SET synchronous_commit = on`);
   }
 }, 120_000);
 
@@ -324,38 +319,29 @@ describe('PostgreSQL killed under load', () => {
 
 /** Connections the servers hold, by application_name, seen by a superuser. */
 async function connectionsOf(applications: readonly string[]): Promise<number> {
-  const admin = await fleet.admin('database');
-  try {
-    const { rows } = await admin.query(
-      'SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = ANY($1::text[])',
-      [applications],
-    );
-    return rows[0].n;
-  } finally {
-    await admin.end();
-  }
+  const { rows } = await fleet.adminQuery(
+    'database',
+    'SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = ANY($1::text[])',
+    [applications],
+  );
+  return rows[0].n;
 }
 
 async function statusOf(id: string): Promise<string | undefined> {
-  const admin = await fleet.admin('notifications');
-  try {
-    const { rows } = await admin.query('SELECT status FROM notifications.notification WHERE id = $1', [id]);
-    return rows[0]?.status;
-  } finally {
-    await admin.end();
-  }
+  const { rows } = await fleet.adminQuery(
+    'notifications',
+    'SELECT status FROM notifications.notification WHERE id = $1',
+    [id],
+  );
+  return rows[0]?.status;
 }
 
 /** Notifications not delivered (yet), for the assertion message. */
 async function undelivered(): Promise<unknown[]> {
-  const admin = await fleet.admin('notifications');
-  try {
-    const { rows } = await admin.query(
-      `SELECT id, status, attempts, last_error AS "lastError", created_at AS "createdAt", updated_at AS "updatedAt"
-         FROM notifications.notification WHERE status <> 'delivered'`,
-    );
-    return rows;
-  } finally {
-    await admin.end();
-  }
+  const { rows } = await fleet.adminQuery(
+    'notifications',
+    `SELECT id, status, attempts, last_error AS "lastError", created_at AS "createdAt", updated_at AS "updatedAt"
+       FROM notifications.notification WHERE status <> 'delivered'`,
+  );
+  return rows;
 }

@@ -37,15 +37,12 @@ export function workloadFor(server: ServerName, fleet: Fleet, tag: string): Work
           return keep(outcome, () => String((outcome.structuredContent as { rows: { id: string }[] }).rows[0]?.id));
         },
         async verify() {
-          const admin = await fleet.admin('database');
-          try {
-            const { rows } = await admin.query('SELECT count(*)::int AS n FROM orders WHERE id = ANY($1::bigint[])', [
-              written,
-            ]);
-            return { acknowledged: written.length, found: rows[0].n };
-          } finally {
-            await admin.end();
-          }
+          const { rows } = await fleet.adminQuery(
+            'database',
+            'SELECT count(*)::int AS n FROM orders WHERE id = ANY($1::bigint[])',
+            [written],
+          );
+          return { acknowledged: written.length, found: rows[0].n };
         },
       };
     case 'files':

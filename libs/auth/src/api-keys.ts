@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import type { Principal } from './principal.js';
@@ -33,7 +33,7 @@ export function createApiKeyStore(entries: readonly ApiKeyEntry[]): ApiKeyStore 
   return {
     size: hashed.length,
     verify(rawKey) {
-      const digest = createHash('sha256').update(rawKey, 'utf8').digest();
+      const digest = hash('sha256', rawKey, 'buffer');
       // Compare against every entry, without an early exit, so timing reveals nothing about which key is near.
       let match: ApiKeyEntry | undefined;
       for (const candidate of hashed) {

@@ -1,3 +1,4 @@
+export { CallStoppedError, withDeadline } from './deadline.js';
 export {
   BrokenCircuitError,
   createDependencyPolicy,

@@ -1,5 +1,6 @@
 import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { describe, expect, it } from 'vitest';
+import { CallStoppedError, withDeadline } from './deadline.js';
 import { createDependencyPolicy, isBrokenCircuit } from './dependency-policy.js';
 import { checkDependencies } from './health.js';
 import { LeasedBudget, leaseSizeFor } from './leased-budget.js';
@@ -152,5 +153,50 @@ describe('leased budget (two replicas spending one store)', () => {
 
   it('sizes leases at 1 % of the budget, between 1 and 50', () => {
     expect([10, 600, 5000, 1_000_000].map(leaseSizeFor)).toEqual([1, 6, 50, 50]);
+  });
+});
+
+describe('per-call deadline', () => {
+  const never = (signal: AbortSignal) =>
+    new Promise<string>((_resolve, reject) => signal.addEventListener('abort', () => reject(new Error('saw abort'))));
+
+  it('answers at the deadline, before a slow handler notices, and tells the handler', async () => {
+    let handlerSignal: AbortSignal | undefined;
+    const started = performance.now();
+    const outcome = await withDeadline(50, [], (signal) => {
+      handlerSignal = signal;
+      // Ignores its signal and would finish only after a second.
+      return new Promise((resolve) => setTimeout(resolve, 1000, 'late'));
+    }).catch((error: unknown) => error);
+    expect(outcome).toBeInstanceOf(CallStoppedError);
+    expect((outcome as CallStoppedError).reason).toBe('deadline');
+    expect(performance.now() - started).toBeLessThan(500);
+    expect(handlerSignal?.aborted).toBe(true);
+  });
+
+  it('stops when any parent aborts, even before the call starts, with its own error winning', async () => {
+    const request = new AbortController();
+    const shutdown = new AbortController();
+    const running = withDeadline(10_000, [request.signal, shutdown.signal], never);
+    shutdown.abort();
+    await expect(running).rejects.toMatchObject({ name: 'CallStoppedError', reason: 'aborted' });
+    const aborted = AbortSignal.abort();
+    await expect(withDeadline(10_000, [aborted], never)).rejects.toBeInstanceOf(CallStoppedError);
+  });
+
+  it('returns what the handler returns, or its own error, and leaves no listener or timer behind', async () => {
+    const parent = new AbortController();
+    let handlerSignal: AbortSignal | undefined;
+    const value = await withDeadline(10_000, [parent.signal], async (signal) => {
+      handlerSignal = signal;
+      return 42;
+    });
+    expect(value).toBe(42);
+    await expect(withDeadline(10_000, [parent.signal], () => Promise.reject(new Transient('own')))).rejects.toThrow(
+      'own',
+    );
+    // Aborting the parent afterwards reaches nothing: the listeners were removed and the call was not aborted.
+    parent.abort();
+    expect(handlerSignal?.aborted).toBe(false);
   });
 });

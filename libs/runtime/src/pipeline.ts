@@ -1,9 +1,14 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { missingScopes, type Principal } from '@flotilla/auth';
-import { isBrokenCircuit, type RateLimiter, RateLimitStoreUnavailableError } from '@flotilla/resilience';
+import {
+  CallStoppedError,
+  isBrokenCircuit,
+  type RateLimiter,
+  RateLimitStoreUnavailableError,
+  withDeadline,
+} from '@flotilla/resilience';
 import { type FleetMetrics, type Logger, withMcpSpan, writeAudit } from '@flotilla/telemetry';
 import { ProtocolError, ProtocolErrorCode } from '@modelcontextprotocol/server';
-import { TaskCancelledError, TimeoutStrategy, timeout } from 'cockatiel';
 import type { z } from 'zod';
 import {
   errorPayload,
@@ -182,31 +187,22 @@ export class ToolPipeline<Deps> {
         });
       }
     }
-    // Aggressive: the caller gets TIMEOUT at the deadline even if the handler is slow to notice the abort.
-    // Not aborted on return: a handler has finished its work when it returns, and an abort builds a
-    // DOMException (with its stack) on every call.
-    const deadline = timeout(this.options.toolTimeoutMs, {
-      strategy: TimeoutStrategy.Aggressive,
-      abortOnReturn: false,
-    });
-    const parent = AbortSignal.any([requestSignal, this.options.shutdownSignal]);
-    let timedOut = false;
-    deadline.onTimeout(() => {
-      timedOut = true;
-    });
+    // The caller gets TIMEOUT at the deadline even if the handler is slow to notice the abort. Not
+    // aborted on return: a handler has finished its work when it returns.
+    let handlerSignal: AbortSignal | undefined;
     let output: unknown;
     try {
-      output = await deadline.execute(({ signal }) => {
-        return tool.handler(parsed.data, {
-          principal,
-          signal,
-          log: entry.log,
-          deps: this.options.deps,
-        });
-      }, parent);
+      output = await withDeadline(
+        this.options.toolTimeoutMs,
+        [requestSignal, this.options.shutdownSignal],
+        (signal) => {
+          handlerSignal = signal;
+          return tool.handler(parsed.data, { principal, signal, log: entry.log, deps: this.options.deps });
+        },
+      );
     } catch (error) {
-      // A handler that rejects with its abort reason can win the race against the timeout policy's own error.
-      if (!(error instanceof ToolError) && (timedOut || parent.aborted)) throw new TaskCancelledError();
+      // An error the abort itself caused (a cancelled statement, say) means the same as the stop.
+      if (!(error instanceof ToolError) && handlerSignal?.aborted) throw new CallStoppedError('aborted');
       throw error;
     }
     const structured = tool.output.parse(output) as Record<string, unknown>;
@@ -222,7 +218,7 @@ export class ToolPipeline<Deps> {
       }
       return error;
     }
-    if (error instanceof TaskCancelledError) {
+    if (error instanceof CallStoppedError) {
       if (requestSignal.aborted) return new ToolError('TIMEOUT', 'The request was cancelled by the client.');
       if (this.options.shutdownSignal.aborted) {
         return new ToolError('UNAVAILABLE', 'The server is shutting down; retry on another replica.', {
@@ -270,9 +266,8 @@ export class ToolPipeline<Deps> {
       outcome: errorCode ? 'error' : 'success',
       errorCode,
       durationMs: Math.round(durationMs * 100) / 100,
-      argsSha256: createHash('sha256')
-        .update(JSON.stringify(args ?? {}))
-        .digest('hex'),
+      // The one-shot form: no Hash object per call.
+      argsSha256: hash('sha256', JSON.stringify(args ?? {})),
       ...definition.auditFields?.(args ?? {}),
     });
   }

@@ -94,3 +94,40 @@ describe('reads as prepared, pipelined statements', () => {
     }
   });
 });
+
+describe('timestamptz values', () => {
+  // Postgres formats each value; the expected JSON is what a JavaScript Date of it gives (milliseconds, cut off).
+  const samples = [
+    "'2026-11-21 05:13:19.123456+00'",
+    "'2026-11-21 05:13:19+00'",
+    "'2026-11-21 05:13:19.5+00'",
+    "'1999-12-31 23:59:59.999999+00'",
+    "'0050-06-01 12:00:00.010+00'",
+    "'2026-03-29 01:30:00+05:30'",
+    "'10000-01-01 00:00:00+00'",
+  ];
+  const sql = `SELECT ${samples.map((text, index) => `${text}::timestamptz AS t${index}`).join(', ')}`;
+  const epochMs = `SELECT ${samples.map((text, index) => `(extract(epoch FROM ${text}::timestamptz) * 1000)::float8 AS t${index}`).join(', ')}`;
+
+  it('come out as the ISO text of their instant, in UTC and in any other session time zone', async () => {
+    const epochs = (await rows(epochMs)).rows[0] as Record<string, number>;
+    const expected = Object.fromEntries(
+      Object.entries(epochs).map(([column, ms]) => [column, new Date(Math.floor(ms)).toISOString()]),
+    );
+    expect((await rows(sql)).rows[0]).toEqual(expected);
+    // A role whose sessions run in another zone takes the Date path, with the same answer.
+    await db.admin(`ALTER ROLE ${RUNTIME_ROLE} SET timezone = 'America/St_Johns'`);
+    try {
+      const zoned = await db.startServer();
+      const other = await connectMcpClient(zoned.mcpUrl);
+      try {
+        const outcome = await call(other, 'query', { sql });
+        expect(outcome.structuredContent?.rows).toEqual([expected]);
+      } finally {
+        await other.close();
+      }
+    } finally {
+      await db.admin(`ALTER ROLE ${RUNTIME_ROLE} RESET timezone`);
+    }
+  });
+});

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { READ_TYPES } from './values.js';
 
 /** What a read's transaction is opened with: `set_config` values, all transaction-local. */
 export interface ReadSettings {
@@ -159,6 +160,7 @@ class PipelinedRead extends pg.Query {
     super({
       text: statement.sql,
       rowMode: 'array',
+      types: READ_TYPES,
       queryMode: 'extended',
       callback: (error: Error | null, result: pg.QueryResult) => {
         if (error) this.statements.failed(statement.sql);

@@ -209,20 +209,27 @@ export class Querier {
     started: number,
   ): Promise<RowsResult> {
     const names = uniqueColumnNames(fields.map((field) => field.name));
-    const rows: Record<string, unknown>[] = [];
-    let bytes = 0;
     let truncated = more || values.length > request.maxRows;
-    for (const row of values.slice(0, request.maxRows)) {
+    const records = values.slice(0, request.maxRows).map((row) => {
       const record: Record<string, unknown> = {};
       for (let index = 0; index < row.length; index++) {
         record[names[index] ?? `column_${index + 1}`] = toJsonValue(row[index]);
       }
-      bytes += Buffer.byteLength(JSON.stringify(record));
-      if (bytes > request.maxBytes) {
-        truncated = true;
-        break;
+      return record;
+    });
+    // Measured once as a whole; only an answer past the byte cap is measured row by row to find where to cut.
+    let rows = records;
+    if (Buffer.byteLength(JSON.stringify(records)) > request.maxBytes) {
+      rows = [];
+      let bytes = 0;
+      for (const record of records) {
+        bytes += Buffer.byteLength(JSON.stringify(record));
+        if (bytes > request.maxBytes) {
+          truncated = true;
+          break;
+        }
+        rows.push(record);
       }
-      rows.push(record);
     }
     return {
       columns: await this.describeColumns(client, fields, names),

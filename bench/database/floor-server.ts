@@ -4,11 +4,11 @@
  * (parsed once per connection). Whatever Flotilla costs above this is the price of its protocol and
  * protections, and of its own code.
  *
- *   POST /  {"customerId": 42}  ->  200 {"rows": [...]}
- *   GET  /                      ->  200 ok   (readiness)
+ *   POST /  {"statement": "orders_by_customer", "customerId": 42}  ->  200 {"rows": [...]}
+ *   GET  /                                                        ->  200 ok   (readiness)
  *
- * Configured by DATABASE_URL, POOL_SIZE, STATEMENT (one $1 parameter) and PORT; run as its own
- * process by the benchmark.
+ * Configured by DATABASE_URL, POOL_SIZE, STATEMENTS (a JSON object of statement names to SQL, each
+ * with one $1 parameter) and PORT; run as its own process by the benchmark.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import pg from 'pg';
@@ -22,7 +22,7 @@ function required(name: string): string {
   return value;
 }
 
-const statement = required('STATEMENT');
+const statements = new Map(Object.entries(JSON.parse(required('STATEMENTS')) as Record<string, string>));
 const pool = new pg.Pool({ connectionString: required('DATABASE_URL'), max: Number(required('POOL_SIZE')) });
 pool.on('error', () => undefined);
 
@@ -39,8 +39,13 @@ function send(response: ServerResponse, status: number, body: string, type = 'ap
 
 async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
   if (request.method === 'GET') return send(response, 200, 'ok', 'text/plain');
-  const { customerId } = JSON.parse(await readBody(request)) as { customerId: number };
-  const result = await pool.query({ name: 'orders_by_customer', text: statement, values: [customerId] });
+  const { statement: name, customerId } = JSON.parse(await readBody(request)) as {
+    statement: string;
+    customerId: number;
+  };
+  const text = statements.get(name);
+  if (text === undefined) return send(response, 400, JSON.stringify({ error: `unknown statement ${name}` }));
+  const result = await pool.query({ name, text, values: [customerId] });
   send(response, 200, JSON.stringify({ rows: result.rows }));
 }
 

@@ -1,11 +1,16 @@
 import { createHistogram } from 'node:perf_hooks';
 import autocannon from 'autocannon';
 
+/** One HTTP request as a system wants it: its headers and JSON body. */
+export interface LoadRequest {
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: string;
+}
+
 export interface LoadTarget {
   readonly url: string;
-  readonly headers: Readonly<Record<string, string>>;
   /** Sent in turn by every connection, so the parameter varies from request to request. */
-  readonly bodies: readonly string[];
+  readonly requests: readonly LoadRequest[];
   readonly isSuccess: (body: string) => boolean;
 }
 
@@ -40,9 +45,13 @@ export async function applyLoad(target: LoadTarget, connections: number, seconds
   const instance = autocannon({
     url: target.url,
     method: 'POST',
-    headers: { ...target.headers },
     // Serialized once up front: autocannon rebuilds a request per send only if it has a setupRequest hook.
-    requests: target.bodies.map((body) => ({ method: 'POST', body, onResponse })),
+    requests: target.requests.map(({ headers, body }) => ({
+      method: 'POST',
+      headers: { ...headers },
+      body,
+      onResponse,
+    })),
     connections,
     duration: seconds,
     timeout: 10,
@@ -68,4 +77,9 @@ export async function applyLoad(target: LoadTarget, connections: number, seconds
     socketErrors: result.errors,
     statusCodes: Object.fromEntries(Object.entries(result.statusCodeStats).map(([code, { count }]) => [code, count])),
   };
+}
+
+/** Requests that went wrong in some way: while there are any, the figures describe the failure, not the server. */
+export function failedRequests(load: LoadFigures): number {
+  return load.non2xx + load.failedResults + load.socketErrors;
 }

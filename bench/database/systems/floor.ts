@@ -5,6 +5,7 @@ import { answers } from '../net.ts';
 import type { Row, RunningSystem, SystemContext } from './system.ts';
 
 const FLOOR_SERVER = fileURLToPath(new URL('../floor-server.ts', import.meta.url));
+const HEADERS = { 'content-type': 'application/json' };
 
 /** The bare node:http + pg server (floor-server.ts): what answering this query costs at the least. */
 export async function startFloor(context: SystemContext, nodeOptions?: string): Promise<RunningSystem> {
@@ -17,7 +18,7 @@ export async function startFloor(context: SystemContext, nodeOptions?: string): 
     env: {
       DATABASE_URL: context.runtimeUrl,
       POOL_SIZE: String(context.poolSize),
-      STATEMENT: context.statement,
+      STATEMENTS: JSON.stringify(Object.fromEntries(context.queries.map((query) => [query.name, query.statement]))),
       PORT: String(port),
       ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}),
     },
@@ -27,9 +28,8 @@ export async function startFloor(context: SystemContext, nodeOptions?: string): 
     name: 'floor',
     description: 'bare node:http + pg Pool, named prepared statement, plain JSON (no MCP, no auth)',
     url,
-    headers: { 'content-type': 'application/json' },
     pids: [server.pid],
-    requestBody: (customerId) => JSON.stringify({ customerId }),
+    request: (query, customerId) => ({ headers: HEADERS, body: JSON.stringify({ statement: query.name, customerId }) }),
     rowsOf: (_contentType, body) => (JSON.parse(body) as { rows: Row[] }).rows,
     isSuccess: (body) => body.startsWith('{"rows":['),
     stop: () => server.stop(),

@@ -6,6 +6,10 @@ import type { Row, RunningSystem, SystemContext } from './system.ts';
 const MAIN = fileURLToPath(new URL('../../../services/database/dist/main.js', import.meta.url));
 // High enough never to refuse a request in a benchmark, yet every request still spends a point in Redis.
 const RATE_LIMIT_PER_MINUTE = 1_000_000_000;
+/** The `query` tool's rows per answer unless the call asks for more with `maxRows` (services/database/src/server.ts). */
+const DEFAULT_ROWS = 100;
+/** DB_MAX_ROWS's default: the most rows `maxRows` may ask for. */
+const DEFAULT_MAX_ROWS = 1000;
 
 /**
  * Flotilla's database server as it runs in production: its own process, API-key auth, and the
@@ -25,6 +29,8 @@ export async function startFlotilla(
     const apiKey = mintApiKey({ subject: 'bench', tenant: 'bench', scopes: ['db:read'] });
     const keysFile = await writeApiKeysFile([apiKey.entry]);
     const port = String(await freePort());
+    const mostRows = Math.max(...context.queries.map((query) => query.rows));
+    const headers = { ...mcpHeaders('query', context.protocol), authorization: `Bearer ${apiKey.key}` };
     for (let replica = 0; replica < replicas; replica++) {
       services.push(
         await spawnService(MAIN, {
@@ -36,6 +42,8 @@ export async function startFlotilla(
           RATE_LIMIT_PER_MINUTE: String(RATE_LIMIT_PER_MINUTE),
           // The default (64) unless the benchmark opens more connections than that: nothing may be shed.
           MAX_INFLIGHT: String(Math.max(64, context.connections)),
+          // Likewise the row cap: every answer asked for must come back whole, never `truncated`.
+          DB_MAX_ROWS: String(Math.max(DEFAULT_MAX_ROWS, mostRows)),
           // The production default: one audit line per tool call, as Toolbox writes one access line per request.
           LOG_LEVEL: 'info',
           // Stop promptly once the measurement is over, within spawnService's grace (and with the CPU profile written).
@@ -55,10 +63,20 @@ export async function startFlotilla(
           ? `the same, ${replicas} replicas sharing its port (REUSE_PORT) and Redis, the pool split between them`
           : 'Flotilla database server, `query` tool: MCP Streamable HTTP, API key, Redis rate limit',
       url: service.mcpUrl,
-      headers: { ...mcpHeaders('query', context.protocol), authorization: `Bearer ${apiKey.key}` },
       pids: services.flatMap((replica) => (replica.child.pid ? [replica.child.pid] : [])),
-      requestBody: (customerId) =>
-        toolsCallBody('query', { sql: context.statement, params: [customerId] }, context.protocol),
+      request: (query, customerId) => ({
+        headers,
+        // As an agent would: `maxRows` only when the default page would cut the answer short.
+        body: toolsCallBody(
+          'query',
+          {
+            sql: query.statement,
+            params: [customerId],
+            ...(query.rows > DEFAULT_ROWS ? { maxRows: query.rows } : {}),
+          },
+          context.protocol,
+        ),
+      }),
       rowsOf: (contentType, body) =>
         (toolResultOf(contentType, body).structuredContent as { rows: Row[] } | undefined)?.rows ?? [],
       isSuccess: looksLikeToolSuccess,

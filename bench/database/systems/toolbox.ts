@@ -10,8 +10,6 @@ import { looksLikeToolSuccess, mcpHeaders, toolResultOf, toolsCallBody } from '.
 import { answers } from '../net.ts';
 import type { Row, RunningSystem, SystemContext } from './system.ts';
 
-const TOOL = 'orders_by_customer';
-
 /** The Go binary @toolbox-sdk/server ships, found the way its own bin/run.js finds it. */
 export function toolboxBinary(): string {
   const pkg = `@toolbox-sdk/server-${process.platform}-${process.arch}`;
@@ -28,8 +26,8 @@ export function toolboxVersion(): string {
 
 /**
  * The configuration in Toolbox's flat format: one postgres source as the same role, with the same
- * pool size (pgx reads pool_max_conns from the connection string), and one postgres-sql tool
- * running the same statement. YAML accepts JSON, so each document is written as JSON.
+ * pool size (pgx reads pool_max_conns from the connection string), and one postgres-sql tool per
+ * statement (a Toolbox tool runs one fixed statement). YAML accepts JSON, so each document is written as JSON.
  */
 function toolsYaml(context: SystemContext): string {
   const source = {
@@ -43,16 +41,16 @@ function toolsYaml(context: SystemContext): string {
     password: context.runtimePassword,
     queryParams: { pool_max_conns: String(context.poolSize) },
   };
-  const tool = {
+  const tools = context.queries.map((query) => ({
     kind: 'tool',
-    name: TOOL,
+    name: query.name,
     type: 'postgres-sql',
     source: source.name,
-    description: 'The first ten orders of one customer.',
-    parameters: [{ name: 'customer_id', type: 'integer', description: 'The customer.' }],
-    statement: context.statement,
-  };
-  return `${JSON.stringify(source, null, 2)}\n---\n${JSON.stringify(tool, null, 2)}\n`;
+    description: query.description,
+    parameters: [{ name: 'customer_id', type: 'integer', description: 'The (first) customer.' }],
+    statement: query.statement,
+  }));
+  return `${[source, ...tools].map((document) => JSON.stringify(document, null, 2)).join('\n---\n')}\n`;
 }
 
 /**
@@ -91,13 +89,16 @@ export async function startToolbox(context: SystemContext): Promise<RunningSyste
       cwd: dir,
       ready: () => answers(`${baseUrl}/`),
     });
+    const tools = context.queries.map((query) => `\`${query.name}\``).join(', ');
     return {
       name: 'toolbox',
-      description: `MCP Toolbox for Databases, \`${TOOL}\` postgres-sql tool: MCP Streamable HTTP, no auth`,
+      description: `MCP Toolbox for Databases, ${tools} postgres-sql tool${context.queries.length > 1 ? 's' : ''}: MCP Streamable HTTP, no auth`,
       url: `${baseUrl}/mcp`,
-      headers: mcpHeaders(TOOL, context.protocol),
       pids: [server.pid],
-      requestBody: (customerId) => toolsCallBody(TOOL, { customer_id: customerId }, context.protocol),
+      request: (query, customerId) => ({
+        headers: mcpHeaders(query.name, context.protocol),
+        body: toolsCallBody(query.name, { customer_id: customerId }, context.protocol),
+      }),
       // One text item per row, each a JSON object.
       rowsOf: (contentType, body) =>
         (toolResultOf(contentType, body).content ?? []).map((item) => JSON.parse(item.text ?? 'null') as Row),

@@ -17,7 +17,7 @@ import type { CallCancellation } from './call-cancellation.js';
 import type { RuntimeConfig } from './config.js';
 import type { ToolPipeline } from './pipeline.js';
 import { CATALOG_PATH, catalogOf, SERVER_CARD_MEDIA_TYPE, type ServerCard, serverCardPaths } from './server-card.js';
-import { acceptToolCall, type ServerIdentity, toolCallResponse } from './tool-call-lane.js';
+import { acceptToolCall, type ServerIdentity, toolCallAnswer } from './tool-call-lane.js';
 
 export interface HttpAppOptions<Deps> {
   config: RuntimeConfig;
@@ -299,8 +299,8 @@ export function createHttpApp<Deps>(options: HttpAppOptions<Deps>) {
     } else if (message?.method === 'notifications/cancelled' && isRequestId(message.params?.requestId)) {
       options.cancellation.cancel(principal, message.params.requestId);
     }
-    const call = acceptToolCall(req.headers, req.body, pipeline);
-    // A modern tools/call goes straight to the pipeline (tool-call-lane.ts); everything else to the SDK.
+    const call = req.method === 'POST' ? acceptToolCall(req.headers, req.body, pipeline) : undefined;
+    // A plain tools/call of either era goes straight to the pipeline (tool-call-lane.ts); everything else to the SDK.
     const answer = call
       ? async () => {
           const outcome = await pipeline.call(call.name, call.args, principal, disconnected.signal, call.meta, {
@@ -308,10 +308,14 @@ export function createHttpApp<Deps>(options: HttpAppOptions<Deps>) {
             protocolVersion: call.protocolVersion,
           });
           if (res.closed) return;
-          const body = toolCallResponse(call, outcome, options.serverIdentity);
+          const reply = toolCallAnswer(call, outcome, options.serverIdentity);
           res
-            .writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) })
-            .end(body);
+            .writeHead(200, {
+              ...reply.headers,
+              'content-type': reply.contentType,
+              'content-length': Buffer.byteLength(reply.body),
+            })
+            .end(reply.body);
         }
       : () => {
           const version = req.headers['mcp-protocol-version'];

@@ -323,6 +323,58 @@ describe('the tool pipeline', () => {
     }
   });
 
+  it('answers a plain 2025-era tools/call on its direct path exactly as the SDK handler does', async () => {
+    const withoutErrorId = (text: string) =>
+      text.replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, 'ID');
+    const legacyCall = (id: string | number, args: Record<string, unknown>) => ({
+      jsonrpc: '2.0',
+      id,
+      method: 'tools/call',
+      params: { name: 'echo', arguments: args, _meta: { progressToken: 3 } },
+    });
+    for (const version of ['2025-11-25', '2025-06-18']) {
+      for (const [id, args] of [
+        [7, { text: 'hello "there"\n' }],
+        ['call-8', { text: 42 }],
+      ] as const) {
+        const headers = { authorization: `Bearer ${readerKey.key}`, 'mcp-protocol-version': version };
+        const direct = await post(service.mcpUrl, legacyCall(id, args), headers);
+        // The lane takes only the exact media type official clients send; with a charset, the SDK answers.
+        const viaSdk = await post(service.mcpUrl, legacyCall(id, args), {
+          ...headers,
+          'content-type': 'application/json; charset=utf-8',
+        });
+        expect(direct.headers.get('content-length')).not.toBeNull();
+        expect(viaSdk.headers.get('content-length')).toBeNull();
+        expect(direct.status).toBe(viaSdk.status);
+        for (const header of ['content-type', 'cache-control', 'x-accel-buffering']) {
+          expect(direct.headers.get(header)).toBe(viaSdk.headers.get(header));
+        }
+        expect(withoutErrorId(await direct.text())).toBe(withoutErrorId(await viaSdk.text()));
+      }
+    }
+  });
+
+  it('leaves every 2025-era tools/call the SDK would refuse or treat differently to the SDK', async () => {
+    const headers = { authorization: `Bearer ${readerKey.key}`, 'mcp-protocol-version': '2025-11-25' };
+    const call = { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', arguments: { text: 'a' } } };
+    const variants: [Record<string, unknown>, Record<string, string>][] = [
+      [{ ...call, id: 1.5 }, {}],
+      [{ ...call, extra: true }, {}],
+      [{ ...call, params: { ...call.params, arguments: ['a'] } }, {}],
+      [{ ...call, params: { ...call.params, _meta: { progressToken: { no: 1 } } } }, {}],
+      [{ ...call, params: { ...call.params, task: { ttl: 1000 } } }, {}],
+      [call, { accept: 'application/json' }],
+      [call, { 'mcp-session-id': 'abc' }],
+    ];
+    for (const [body, extra] of variants) {
+      const response = await post(service.mcpUrl, body, { ...headers, ...extra });
+      // The SDK's handler streams its answers (no Content-Length); the lane never does.
+      expect(response.headers.get('content-length'), JSON.stringify([body, extra])).toBeNull();
+      await response.body?.cancel();
+    }
+  });
+
   it('stops a slow call at TOOL_TIMEOUT_MS and aborts its signal', async () => {
     const client = await connectMcpClient(service.mcpUrl, { token: readerKey.key });
     const started = Date.now();

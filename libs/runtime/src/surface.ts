@@ -131,7 +131,7 @@ export function buildMcpServer<Deps>(
     if (!hasScopes(principal, prompt.scopes)) continue;
     server.registerPrompt(
       prompt.name,
-      { title: prompt.title, description: prompt.description, argsSchema: z.object(prompt.args) },
+      { title: prompt.title, description: prompt.description, argsSchema: argsSchemaOf(prompt) },
       async (args, extra) => {
         const text = await asProtocolError({ kind: 'prompt', name: prompt.name }, context.log, () =>
           prompt.render(args as Record<string, string | undefined>, surfaceContext(extra.mcpReq.signal)),
@@ -141,6 +141,20 @@ export function buildMcpServer<Deps>(
     );
   }
   return server;
+}
+
+/**
+ * Each prompt's argument schema, built once: the SDK's handler builds a server per request, and
+ * `z.object` was a tenth of the CPU of such a request.
+ */
+const argsSchemas = new WeakMap<object, z.ZodObject>();
+function argsSchemaOf(prompt: PromptDefinition<unknown>): z.ZodObject {
+  let schema = argsSchemas.get(prompt);
+  if (!schema) {
+    schema = z.object(prompt.args);
+    argsSchemas.set(prompt, schema);
+  }
+  return schema;
 }
 
 /**

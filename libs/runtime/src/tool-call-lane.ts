@@ -15,10 +15,18 @@ export interface ServerIdentity {
   version: string;
 }
 
+/**
+ * The 2025-era revisions the lane answers: a stateless `tools/call` of these arrives with no
+ * envelope, and the SDK answers it as a one-event SSE stream, which the lane reproduces.
+ */
+const LEGACY_LANE_REVISIONS: ReadonlySet<string> = new Set(['2025-11-25', '2025-06-18']);
+
 /** A `tools/call` the lane has accepted: what the pipeline needs, and the id to answer under. */
 export interface LaneCall {
   id: string | number;
-  /** Always LANE_REVISION; carried so the span records it like the SDK path does. */
+  /** `modern`: 2026-07-28, answered as JSON; `legacy`: a 2025-era revision, answered as the SDK's SSE event. */
+  era: 'modern' | 'legacy';
+  /** The revision the request named; carried so the span records it like the SDK path does. */
   protocolVersion: string;
   name: string;
   args: Record<string, unknown> | undefined;
@@ -26,17 +34,18 @@ export interface LaneCall {
 }
 
 /**
- * The hot path of a stateless server: a 2026-07-28 `tools/call` of a tool this server offers,
- * answered by the pipeline directly instead of through a per-request SDK server instance (a web
- * Request and Response, a transport connected and closed, an error object built at teardown:
- * about 0.3 ms of CPU per call, most of a fast tool's cost).
+ * The hot path of a stateless server: a `tools/call` of a tool this server offers, answered by the
+ * pipeline directly instead of through a per-request SDK server instance (a web Request and
+ * Response, a transport connected and closed, an McpServer with its resources and prompts
+ * registered, an error object built at teardown: 0.3 ms of CPU per 2026-era call and 1.5 ms per
+ * 2025-era one, most of a fast tool's cost).
  *
- * The lane takes only what the SDK's own classifier (`classifyInboundRequest`) accepts as a
- * modern request, with the standard headers present and equal to the body, revision
- * 2026-07-28, an Accept header that names JSON, and a tool the pipeline knows. Anything else, every other
- * method, the 2025 era, unknown tools and every malformed or mismatched request, goes to the
- * SDK's handler, which owns those answers. The answer has the shape the SDK gives a modern
- * `tools/call` (`resultType` and `serverInfo`); a test compares the two byte for byte.
+ * A 2026-07-28 call is taken when the SDK's own classifier (`classifyInboundRequest`) accepts it as
+ * a modern request, with the standard headers present and equal to the body, an Accept header that
+ * names JSON, and a tool the pipeline knows. A 2025-era call is taken only in its plain form (see
+ * `acceptLegacyToolCall`). Anything else, every other method, unknown tools and every malformed or
+ * mismatched request, goes to the SDK's handler, which owns those answers. The answer has the shape
+ * the SDK gives it; tests compare the two byte for byte for both eras.
  */
 export function acceptToolCall(
   headers: IncomingHttpHeaders,
@@ -47,6 +56,9 @@ export function acceptToolCall(
   const { method, params, id } = body as { method?: unknown; params?: unknown; id?: unknown };
   if (method !== 'tools/call' || (typeof id !== 'string' && typeof id !== 'number')) return undefined;
   const version = headers['mcp-protocol-version'];
+  if (typeof version === 'string' && LEGACY_LANE_REVISIONS.has(version)) {
+    return acceptLegacyToolCall(headers, body as Record<string, unknown>, version, pipeline);
+  }
   const { name, arguments: args, _meta: meta } = (params ?? {}) as Record<string, unknown>;
   if (
     typeof name !== 'string' ||
@@ -70,6 +82,7 @@ export function acceptToolCall(
   }
   return {
     id,
+    era: 'modern',
     protocolVersion: version,
     name,
     args: args as Record<string, unknown> | undefined,
@@ -77,14 +90,93 @@ export function acceptToolCall(
   };
 }
 
-/** The JSON-RPC response body for a call the lane accepted. */
-export function toolCallResponse(call: LaneCall, outcome: CallToolOutcome, server: ServerIdentity): string {
-  return JSON.stringify({
-    result: { ...outcome, resultType: 'complete', _meta: { ...outcome._meta, [SERVER_INFO_META_KEY]: server } },
-    jsonrpc: '2.0',
-    id: call.id,
-  });
+/**
+ * A 2025-era stateless `tools/call`, taken only in the plain form official clients send, which the
+ * SDK's handler would pass to the pipeline unchanged: exactly `application/json`, an Accept header
+ * that names both JSON and SSE (the SDK refuses others with 406), no session id and no 2026 headers,
+ * a body of the JSON-RPC request members only with an integer or string id, and params of only a
+ * name, an arguments object and a `_meta` object whose progress token, if any, is well-formed.
+ * Anything else goes to the SDK's handler, which owns those answers.
+ */
+function acceptLegacyToolCall(
+  headers: IncomingHttpHeaders,
+  body: Record<string, unknown>,
+  version: string,
+  pipeline: { offers(name: string): boolean },
+): LaneCall | undefined {
+  const { jsonrpc, id, params } = body;
+  if (
+    headers['content-type'] !== 'application/json' ||
+    !acceptsJson(headers.accept) ||
+    headers.accept?.includes('text/event-stream') !== true ||
+    headers['mcp-session-id'] !== undefined ||
+    headers['mcp-method'] !== undefined ||
+    headers['mcp-name'] !== undefined ||
+    jsonrpc !== '2.0' ||
+    !hasOnlyKeys(body, REQUEST_KEYS) ||
+    (typeof id === 'number' && !Number.isSafeInteger(id)) ||
+    !isPlainObject(params) ||
+    !hasOnlyKeys(params, PARAMS_KEYS)
+  ) {
+    return undefined;
+  }
+  const { name, arguments: args, _meta: meta } = params;
+  if (typeof name !== 'string' || !pipeline.offers(name)) return undefined;
+  if (args !== undefined && !isPlainObject(args)) return undefined;
+  if (meta !== undefined && !(isPlainObject(meta) && isProgressToken(meta.progressToken))) return undefined;
+  const route = classifyInboundRequest({ httpMethod: 'POST', protocolVersionHeader: version, body });
+  if (route.kind !== 'legacy') return undefined;
+  return { id: id as string | number, era: 'legacy', protocolVersion: version, name, args, meta };
 }
+
+const REQUEST_KEYS: ReadonlySet<string> = new Set(['jsonrpc', 'id', 'method', 'params']);
+const PARAMS_KEYS: ReadonlySet<string> = new Set(['name', 'arguments', '_meta']);
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function hasOnlyKeys(value: Record<string, unknown>, allowed: ReadonlySet<string>): boolean {
+  for (const key in value) if (!allowed.has(key)) return false;
+  return true;
+}
+
+function isProgressToken(token: unknown): boolean {
+  return token === undefined || typeof token === 'string' || Number.isSafeInteger(token);
+}
+
+/** What the lane sends: the HTTP content type and the body. */
+export interface LaneAnswer {
+  contentType: string;
+  /** Headers the SDK sends with that body, sent the same. */
+  headers: Readonly<Record<string, string>>;
+  body: string;
+}
+
+/**
+ * The answer for a call the lane accepted, in the shape the SDK gives it: a 2026-07-28 result as
+ * JSON with `resultType` and `serverInfo`; a 2025-era result unchanged, as one SSE `message` event.
+ */
+export function toolCallAnswer(call: LaneCall, outcome: CallToolOutcome, server: ServerIdentity): LaneAnswer {
+  if (call.era === 'legacy') {
+    return {
+      contentType: 'text/event-stream',
+      headers: SSE_HEADERS,
+      body: `event: message\ndata: ${JSON.stringify({ result: outcome, jsonrpc: '2.0', id: call.id })}\n\n`,
+    };
+  }
+  return {
+    contentType: 'application/json',
+    headers: {},
+    body: JSON.stringify({
+      result: { ...outcome, resultType: 'complete', _meta: { ...outcome._meta, [SERVER_INFO_META_KEY]: server } },
+      jsonrpc: '2.0',
+      id: call.id,
+    }),
+  };
+}
+
+const SSE_HEADERS = { 'cache-control': 'no-cache, no-transform', 'x-accel-buffering': 'no' } as const;
 
 function acceptsJson(accept: string | undefined): boolean {
   return accept?.includes('application/json') === true;

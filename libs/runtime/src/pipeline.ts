@@ -66,6 +66,7 @@ interface RegisteredTool<Deps> {
  */
 export class ToolPipeline<Deps> {
   private readonly registry = new Map<string, RegisteredTool<Deps>>();
+  private readonly series = new Map<string, { calls: { inc(): void }; duration: { observe(value: number): void } }>();
 
   constructor(private readonly options: PipelineOptions<Deps>) {
     for (const tool of options.tools) {
@@ -242,6 +243,28 @@ export class ToolPipeline<Deps> {
     return new ToolError('INTERNAL', `An internal error occurred; quote errorId ${errorId} when reporting it.`);
   }
 
+  /**
+   * The metric series of one tool and outcome, looked up once: prom-client hashes a label set on
+   * every `inc` and `observe`, which was measurable per call. Bounded by tools × error codes.
+   */
+  private seriesFor(tool: string, outcome: string) {
+    const key = `${tool}\u0000${outcome}`;
+    let series = this.series.get(key);
+    if (!series) {
+      const { metrics } = this.options;
+      series = {
+        calls: metrics.toolCalls.labels({ tool, outcome }),
+        duration: metrics.operationDuration.labels({
+          mcp_method_name: 'tools/call',
+          gen_ai_tool_name: tool,
+          outcome: outcome === 'success' ? 'success' : 'error',
+        }),
+      };
+      this.series.set(key, series);
+    }
+    return series;
+  }
+
   private record(
     definition: AnyTool<Deps>,
     principal: Principal,
@@ -251,12 +274,10 @@ export class ToolPipeline<Deps> {
   ): void {
     const tool = definition.name;
     const outcome = errorCode ?? 'success';
-    const { metrics, auditLogger } = this.options;
-    metrics.toolCalls.inc({ tool, outcome });
-    metrics.operationDuration.observe(
-      { mcp_method_name: 'tools/call', gen_ai_tool_name: tool, outcome: errorCode ? 'error' : 'success' },
-      durationMs / 1000,
-    );
+    const { auditLogger } = this.options;
+    const series = this.seriesFor(tool, outcome);
+    series.calls.inc();
+    series.duration.observe(durationMs / 1000);
     // The digests cost more than the rest of the bookkeeping; skip them when the line would be dropped.
     if (!auditLogger.isLevelEnabled('info')) return;
     writeAudit(auditLogger, {

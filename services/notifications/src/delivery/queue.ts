@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { Db, Job, PgBoss } from 'pg-boss';
+import { prepared } from '../store/prepared.js';
 
 /** pg-boss lives in its own schema, owned by the migration role like `notifications`. */
 export const QUEUE_SCHEMA = 'notifications_queue';
@@ -59,7 +60,10 @@ export class DeliveryQueue {
   }
 }
 
-/** pg-boss's adapter interface over one checked-out client, so its statements join our transaction. */
+/**
+ * pg-boss's adapter interface over one checked-out client, so its statements join our transaction;
+ * its fixed texts run prepared like ours.
+ */
 function transactional(client: pg.ClientBase): Db {
-  return { executeSql: (text, values) => client.query(text, values as unknown[]) };
+  return { executeSql: (text, values) => prepared(client, text, values) };
 }

@@ -3,6 +3,7 @@ import type pg from 'pg';
 import type { Job } from 'pg-boss';
 import type { Severity } from '../channels/channel.js';
 import type { DeliveryJob, DeliveryQueue } from '../delivery/queue.js';
+import { prepared } from './prepared.js';
 
 export const STATUSES = ['scheduled', 'queued', 'sending', 'retrying', 'delivered', 'failed', 'cancelled'] as const;
 export type NotificationStatus = (typeof STATUSES)[number];
@@ -95,7 +96,8 @@ export class NotificationStore {
     return this.transaction(async (tx) => {
       const id = randomUUID();
       const jobId = randomUUID();
-      const inserted = await tx.query<NotificationRecord>(
+      const inserted = await prepared<NotificationRecord>(
+        tx,
         `INSERT INTO notifications.notification
            (id, tenant, idempotency_key, fingerprint, created_by, channel, recipients, subject, body, severity,
             status, job_id, send_at)
@@ -125,7 +127,8 @@ export class NotificationStore {
         return { record, created: true };
       }
       // The conflicting insert has committed by now (ON CONFLICT waited for it), so this sees it.
-      const { rows } = await tx.query<NotificationRecord>(
+      const { rows } = await prepared<NotificationRecord>(
+        tx,
         `SELECT ${COLUMNS} FROM notifications.notification WHERE tenant = $1 AND idempotency_key = $2`,
         [notification.tenant, notification.idempotencyKey],
       );
@@ -135,7 +138,8 @@ export class NotificationStore {
   }
 
   async findByKey(tenant: string, idempotencyKey: string): Promise<NotificationRecord | undefined> {
-    const { rows } = await this.pool.query<NotificationRecord>(
+    const { rows } = await prepared<NotificationRecord>(
+      this.pool,
       `SELECT ${COLUMNS} FROM notifications.notification WHERE tenant = $1 AND idempotency_key = $2`,
       [tenant, idempotencyKey],
     );
@@ -143,7 +147,8 @@ export class NotificationStore {
   }
 
   async get(tenant: string, id: string): Promise<NotificationRecord | undefined> {
-    const { rows } = await this.pool.query<NotificationRecord>(
+    const { rows } = await prepared<NotificationRecord>(
+      this.pool,
       `SELECT ${COLUMNS} FROM notifications.notification WHERE tenant = $1 AND id = $2`,
       [tenant, id],
     );
@@ -151,7 +156,8 @@ export class NotificationStore {
   }
 
   async list(tenant: string, filter: ListFilter): Promise<NotificationRecord[]> {
-    const { rows } = await this.pool.query<NotificationRecord>(
+    const { rows } = await prepared<NotificationRecord>(
+      this.pool,
       `SELECT ${COLUMNS} FROM notifications.notification
         WHERE tenant = $1
           AND ($2::text IS NULL OR status = $2)
@@ -170,14 +176,16 @@ export class NotificationStore {
    */
   cancel(tenant: string, id: string): Promise<CancelResult> {
     return this.transaction(async (tx) => {
-      const { rows } = await tx.query<NotificationRecord & { jobId: string | null }>(
+      const { rows } = await prepared<NotificationRecord & { jobId: string | null }>(
+        tx,
         `SELECT ${COLUMNS}, job_id AS "jobId" FROM notifications.notification WHERE tenant = $1 AND id = $2 FOR UPDATE`,
         [tenant, id],
       );
       const current = rows[0];
       if (!current) return { outcome: 'not_found' };
       if (!CANCELLABLE.includes(current.status)) return { outcome: 'too_late', record: current };
-      const updated = await tx.query<NotificationRecord>(
+      const updated = await prepared<NotificationRecord>(
+        tx,
         `UPDATE notifications.notification
             SET status = 'cancelled', cancelled_at = now(), next_attempt_at = NULL, job_id = NULL, updated_at = now()
           WHERE id = $1
@@ -195,7 +203,8 @@ export class NotificationStore {
    * one responsible (cancelled, finished, or superseded by a retry).
    */
   async claim(job: Job<DeliveryJob>): Promise<NotificationRecord | undefined> {
-    const { rows } = await this.pool.query<NotificationRecord>(
+    const { rows } = await prepared<NotificationRecord>(
+      this.pool,
       `UPDATE notifications.notification
           SET status = 'sending', attempts = attempts + 1, next_attempt_at = NULL, updated_at = now()
         WHERE id = $1 AND job_id = $2 AND status = ANY($3)
@@ -215,7 +224,8 @@ export class NotificationStore {
       let recorded: pg.QueryResult;
       if (outcome.kind === 'retry') {
         const nextJobId = randomUUID();
-        recorded = await tx.query(
+        recorded = await prepared(
+          tx,
           `UPDATE notifications.notification
               SET status = 'retrying', last_error = $3, next_attempt_at = $4, job_id = $5,
                   attempts = attempts - CASE WHEN $6 THEN 0 ELSE 1 END, updated_at = now()
@@ -226,7 +236,8 @@ export class NotificationStore {
           await this.queue.enqueue(tx, { jobId: nextJobId, notificationId: id, startAfter: outcome.at });
         }
       } else {
-        recorded = await tx.query(
+        recorded = await prepared(
+          tx,
           `UPDATE notifications.notification
               SET status = $3, last_error = $4, job_id = NULL, updated_at = now(),
                   delivered_at = CASE WHEN $3 = 'delivered' THEN now() END
@@ -246,7 +257,8 @@ export class NotificationStore {
    * counts its own rows, and none waits for another.
    */
   async deleteFinished(retentionDays: number, limit: number): Promise<number> {
-    const { rowCount } = await this.pool.query(
+    const { rowCount } = await prepared(
+      this.pool,
       `WITH batch AS (
          SELECT id FROM notifications.notification
           WHERE status = ANY($1) AND updated_at < now() - make_interval(days => $2)
@@ -261,7 +273,8 @@ export class NotificationStore {
 
   /** Across all tenants: a bounded figure for dashboards, never a label per tenant. */
   async queueStats(): Promise<QueueStats> {
-    const { rows } = await this.pool.query<{ depth: number; oldest: number }>(
+    const { rows } = await prepared<{ depth: number; oldest: number }>(
+      this.pool,
       `SELECT count(*)::int AS depth,
               coalesce(extract(epoch FROM now() - min(send_at) FILTER (WHERE send_at <= now())), 0)::float8 AS oldest
          FROM notifications.notification

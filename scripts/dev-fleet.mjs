@@ -15,7 +15,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { mintApiKey, runSqlFile, spawnService, startPostgres, writeApiKeysFile } from '@flotilla/testkit';
+import {
+  imageNodeFlags,
+  mintApiKey,
+  runSqlFile,
+  spawnService,
+  startPostgres,
+  writeApiKeysFile,
+} from '@flotilla/testkit';
 import pg from 'pg';
 import { Webhook } from 'standardwebhooks';
 
@@ -99,12 +106,10 @@ const servers = [
 ];
 const running = [];
 for (const [index, server] of servers.entries()) {
-  const child = await spawnService(path(`services/${server.name}/dist/main.js`), {
-    ...shared,
-    ...server.env,
-    PORT: portFor(port, index),
-    ADMIN_PORT: portFor(adminPort, index),
-  });
+  const env = { ...shared, ...server.env, PORT: portFor(port, index), ADMIN_PORT: portFor(adminPort, index) };
+  // Node's flags as the image passes them (docker/Dockerfile), so a local server runs as a pod does.
+  const nodeFlags = imageNodeFlags(path('docker/Dockerfile'));
+  const child = await spawnService(path(`services/${server.name}/dist/main.js`), env, undefined, [], nodeFlags);
   child.child.stderr?.pipe(process.stderr);
   running.push({ ...server, process: child });
 }

@@ -1,10 +1,13 @@
 import { performance } from 'node:perf_hooks';
-import { freePort, type ServiceProcess, spawnService } from '@flotilla/testkit';
+import { fileURLToPath } from 'node:url';
+import { freePort, imageNodeFlags, type ServiceProcess, spawnService } from '@flotilla/testkit';
 import { procStat } from '../shared/cpu.ts';
 
 /** How often /readyz is asked while a server starts: the resolution of the time-to-ready figure. */
 const POLL_MS = 10;
 const READY_TIMEOUT_MS = 20_000;
+/** Node's flags as the image's entry point passes them: the footprint of a server as a pod runs it. */
+const NODE_FLAGS = imageNodeFlags(fileURLToPath(new URL('../../docker/Dockerfile', import.meta.url)));
 
 export interface TimedStart {
   readonly service: ServiceProcess;
@@ -32,7 +35,13 @@ export async function timedStart(main: string, env: Record<string, string>): Pro
   let settled = false;
   const spawnedAtEpoch = Date.now();
   const spawnedAt = performance.now();
-  const spawned = spawnService(main, { ...env, PORT: String(port), ADMIN_PORT: String(adminPort) }, READY_TIMEOUT_MS);
+  const spawned = spawnService(
+    main,
+    { ...env, PORT: String(port), ADMIN_PORT: String(adminPort) },
+    READY_TIMEOUT_MS,
+    [],
+    NODE_FLAGS,
+  );
   const ready = firstReady(readyz, spawnedAt, () => settled);
   const service = await spawned.finally(() => {
     settled = true;

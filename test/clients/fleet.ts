@@ -64,8 +64,8 @@ export interface Fleet {
   readonly filesRoot: string;
   /** The environment a server runs with, without transport settings: what its stdio process gets too. */
   envOf(server: ServerName): Record<string, string>;
-  /** Starts one more HTTP replica of a server (API-key auth, the shared Redis). */
-  spawnHttp(server: ServerName, extra?: Record<string, string>): Promise<ServiceProcess>;
+  /** Starts one more HTTP replica of a server (API-key auth, the shared Redis), Node given `nodeArgs`. */
+  spawnHttp(server: ServerName, extra?: Record<string, string>, nodeArgs?: readonly string[]): Promise<ServiceProcess>;
   /** A superuser connection to a server's database, for what a test does behind the server's back. */
   admin(server: 'database' | 'notifications'): Promise<pg.Client>;
   /** One statement as that superuser, on a connection of its own. */
@@ -113,14 +113,9 @@ export async function startFleet(): Promise<Fleet> {
       outsiderApiKey: outsider.key,
       filesRoot,
       envOf,
-      async spawnHttp(server, extra = {}) {
-        const child = await spawnService(mainOf(server), {
-          ...envOf(server),
-          AUTH_MODE: 'api-key',
-          AUTH_API_KEYS_FILE: keysFile,
-          REDIS_URL: redis.url,
-          ...extra,
-        });
+      async spawnHttp(server, extra = {}, nodeArgs = []) {
+        const env = { ...envOf(server), AUTH_MODE: 'api-key', AUTH_API_KEYS_FILE: keysFile, REDIS_URL: redis.url };
+        const child = await spawnService(mainOf(server), { ...env, ...extra }, undefined, [], nodeArgs);
         processes.push(child);
         return child;
       },

@@ -1,9 +1,11 @@
 import { fileURLToPath } from 'node:url';
-import { freePort, mintApiKey, spawnService, startRedis, writeApiKeysFile } from '@flotilla/testkit';
+import { freePort, imageNodeFlags, mintApiKey, spawnService, startRedis, writeApiKeysFile } from '@flotilla/testkit';
 import { looksLikeToolSuccess, mcpHeaders, toolResultOf, toolsCallBody } from '../mcp.ts';
 import type { Row, RunningSystem, SystemContext } from './system.ts';
 
 const MAIN = fileURLToPath(new URL('../../../services/database/dist/main.js', import.meta.url));
+/** Node's flags as the image's entry point passes them (--liftoff-only: see docker/Dockerfile). */
+const NODE_FLAGS = imageNodeFlags(fileURLToPath(new URL('../../../docker/Dockerfile', import.meta.url)));
 // High enough never to refuse a request in a benchmark, yet every request still spends a point in Redis.
 const RATE_LIMIT_PER_MINUTE = 1_000_000_000;
 /** The `query` tool's rows per answer unless the call asks for more with `maxRows` (services/database/src/server.ts). */
@@ -33,26 +35,32 @@ export async function startFlotilla(
     const headers = { ...mcpHeaders('query', context.protocol), authorization: `Bearer ${apiKey.key}` };
     for (let replica = 0; replica < replicas; replica++) {
       services.push(
-        await spawnService(MAIN, {
-          AUTH_MODE: 'api-key',
-          AUTH_API_KEYS_FILE: keysFile,
-          DATABASE_URL: context.runtimeUrl,
-          DB_POOL_MAX: String(Math.max(1, Math.floor(context.poolSize / replicas))),
-          REDIS_URL: redis.url,
-          RATE_LIMIT_PER_MINUTE: String(RATE_LIMIT_PER_MINUTE),
-          // The default (64) unless the benchmark opens more connections than that: nothing may be shed.
-          MAX_INFLIGHT: String(Math.max(64, context.connections)),
-          // Likewise the row cap: every answer asked for must come back whole, never `truncated`.
-          DB_MAX_ROWS: String(Math.max(DEFAULT_MAX_ROWS, mostRows)),
-          // The production default: one audit line per tool call, as Toolbox writes one access line per request.
-          LOG_LEVEL: 'info',
-          // Stop promptly once the measurement is over, within spawnService's grace (and with the CPU profile written).
-          SHUTDOWN_DELAY_MS: '0',
-          SHUTDOWN_TIMEOUT_MS: '2000',
-          PORT: port,
-          ...(replicas > 1 ? { REUSE_PORT: 'true' } : {}),
-          ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}),
-        }),
+        await spawnService(
+          MAIN,
+          {
+            AUTH_MODE: 'api-key',
+            AUTH_API_KEYS_FILE: keysFile,
+            DATABASE_URL: context.runtimeUrl,
+            DB_POOL_MAX: String(Math.max(1, Math.floor(context.poolSize / replicas))),
+            REDIS_URL: redis.url,
+            RATE_LIMIT_PER_MINUTE: String(RATE_LIMIT_PER_MINUTE),
+            // The default (64) unless the benchmark opens more connections than that: nothing may be shed.
+            MAX_INFLIGHT: String(Math.max(64, context.connections)),
+            // Likewise the row cap: every answer asked for must come back whole, never `truncated`.
+            DB_MAX_ROWS: String(Math.max(DEFAULT_MAX_ROWS, mostRows)),
+            // The production default: one audit line per tool call, as Toolbox writes one access line per request.
+            LOG_LEVEL: 'info',
+            // Stop promptly once the measurement is over, within spawnService's grace (and with the CPU profile written).
+            SHUTDOWN_DELAY_MS: '0',
+            SHUTDOWN_TIMEOUT_MS: '2000',
+            PORT: port,
+            ...(replicas > 1 ? { REUSE_PORT: 'true' } : {}),
+            ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}),
+          },
+          undefined,
+          [],
+          NODE_FLAGS,
+        ),
       );
     }
     const [service] = services as [(typeof services)[number]];

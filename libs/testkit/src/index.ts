@@ -4,7 +4,7 @@ export { type ConnectOptions, connectMcpClient } from './mcp-client.js';
 export { freePort } from './net.js';
 export { type PostgresInstance, type StartPostgresOptions, startPostgres } from './postgres.js';
 export { type RedisInstance, startRedis } from './redis.js';
-export { type ServiceProcess, spawnService } from './service-process.js';
+export { imageNodeFlags, type ServiceProcess, spawnService } from './service-process.js';
 export { queryOnce, runSqlFile } from './sql-file.js';
 export { LOCAL_TEST_SERVER_ENV } from './test-server-env.js';
 export {

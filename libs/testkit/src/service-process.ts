@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { freePort } from './net.js';
 
 export interface ServiceProcess {
@@ -16,17 +17,19 @@ export interface ServiceProcess {
 /**
  * Starts a built service (`node dist/main.js`, with `args` such as `--role=worker`) as its own
  * process on free ports, the way it runs in production, and resolves once its /readyz answers 200.
+ * `nodeArgs` go to Node before the script, as the image's entry point passes them (see imageNodeFlags).
  */
 export async function spawnService(
   main: string,
   env: Record<string, string>,
   timeoutMs = 20_000,
   args: readonly string[] = [],
+  nodeArgs: readonly string[] = [],
 ): Promise<ServiceProcess> {
   // Port 0 would leave the chosen port unknown to this side, so it means "pick a free one" here too.
   const port = Number(env.PORT) || (await freePort());
   const adminPort = Number(env.ADMIN_PORT) || (await freePort());
-  const child = spawn(process.execPath, [main, ...args], {
+  const child = spawn(process.execPath, [...nodeArgs, main, ...args], {
     env: {
       PATH: process.env.PATH ?? '',
       HOST: '127.0.0.1',
@@ -82,4 +85,20 @@ export async function spawnService(
       clearTimeout(timer);
     },
   };
+}
+
+/**
+ * The Node.js flags the image's entry point runs every server with (`ENTRYPOINT ["node", <flags>,
+ * "/app/main.js"]` in docker/Dockerfile), so tests and benchmarks start a server as a pod does.
+ */
+export function imageNodeFlags(dockerfile: string): string[] {
+  const line = readFileSync(dockerfile, 'utf8')
+    .split('\n')
+    .find((text) => text.startsWith('ENTRYPOINT '));
+  if (!line) throw new Error(`${dockerfile} has no ENTRYPOINT`);
+  const command = JSON.parse(line.slice('ENTRYPOINT '.length)) as string[];
+  if (command[0] !== 'node' || command.at(-1) !== '/app/main.js') {
+    throw new Error(`${dockerfile}: the ENTRYPOINT is not ["node", …flags, "/app/main.js"]`);
+  }
+  return command.slice(1, -1);
 }

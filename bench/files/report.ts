@@ -1,16 +1,17 @@
 import type { Machine } from '../shared/machine.ts';
 import { markdownTable, textTable, writeResults as writeResultFiles } from '../shared/results.ts';
 import type { Segment } from './measure.ts';
+import type { CheckedTool } from './session.ts';
 import type { FilesSettings } from './settings.ts';
-import type { Operation, SystemName } from './systems.ts';
+import type { Operation, SystemName } from './systems/system.ts';
 
 export interface SystemInfo {
   readonly name: SystemName;
   readonly description: string;
   readonly serverVersion: string;
   readonly protocolVersion: string;
-  /** The tools measured, with the size of one result as JSON (content and structuredContent) as the client received it. */
-  readonly tools: readonly { readonly operation: Operation; readonly tool: string; readonly resultBytes: number }[];
+  /** The tools measured, with the size of one answer (for MCP, the result as JSON: content and structuredContent) as the client received it. */
+  readonly tools: readonly CheckedTool[];
 }
 
 /** One tool at one concurrency on one system: every round, and their median. */
@@ -23,12 +24,14 @@ export interface Measurement {
   readonly median: Segment;
 }
 
-/** Flotilla divided by the reference server, from the medians: calls/s above 1 and the others below 1 favour Flotilla. */
+/** One of Flotilla's systems divided by another system, from the medians: calls/s above 1 and the others below 1 favour `system`. */
 export interface Ratio {
   readonly operation: Operation;
   readonly concurrency: number;
-  /** The reference server's tool Flotilla is compared with. */
-  readonly referenceTool: string;
+  readonly system: SystemName;
+  readonly against: SystemName;
+  /** The other system's tool `system` is compared with. */
+  readonly againstTool: string;
   readonly callsPerSecond: number;
   readonly p50Latency: number;
   readonly serverCpuPerCall: number | undefined;
@@ -56,30 +59,71 @@ export interface FilesReport {
   readonly ratios: readonly Ratio[];
 }
 
+/**
+ * What each of Flotilla's systems is put beside: the reference server (over stdio, since it has no
+ * HTTP mode), Flotilla's own stdio figure for the HTTP system, and the floor.
+ */
+const RATIO_PAIRS: readonly (readonly [SystemName, SystemName])[] = [
+  ['flotilla', 'reference'],
+  ['flotilla-http', 'reference'],
+  ['flotilla-http', 'flotilla'],
+  ['flotilla', 'floor'],
+  ['flotilla-http', 'floor'],
+];
+
 export function ratiosOf(measurements: readonly Measurement[]): Ratio[] {
   const ratios: Ratio[] = [];
   const round = (value: number) => Math.round(value * 1000) / 1000;
-  for (const flotilla of measurements.filter((m) => m.system === 'flotilla')) {
-    const references = measurements.filter(
-      (m) => m.system === 'reference' && m.operation === flotilla.operation && m.concurrency === flotilla.concurrency,
-    );
-    for (const reference of references) {
-      const a = flotilla.median;
-      const b = reference.median;
-      ratios.push({
-        operation: flotilla.operation,
-        concurrency: flotilla.concurrency,
-        referenceTool: reference.tool,
-        callsPerSecond: round(a.callsPerSecond / b.callsPerSecond),
-        p50Latency: round(a.latencyMs.p50 / b.latencyMs.p50),
-        serverCpuPerCall:
-          a.serverCpuMsPerCall !== undefined && b.serverCpuMsPerCall
-            ? round(a.serverCpuMsPerCall / b.serverCpuMsPerCall)
-            : undefined,
-      });
+  for (const [system, against] of RATIO_PAIRS) {
+    for (const mine of measurements.filter((m) => m.system === system)) {
+      const others = measurements.filter(
+        (m) => m.system === against && m.operation === mine.operation && m.concurrency === mine.concurrency,
+      );
+      for (const other of others) {
+        const a = mine.median;
+        const b = other.median;
+        ratios.push({
+          operation: mine.operation,
+          concurrency: mine.concurrency,
+          system,
+          against,
+          againstTool: other.tool,
+          callsPerSecond: round(a.callsPerSecond / b.callsPerSecond),
+          p50Latency: round(a.latencyMs.p50 / b.latencyMs.p50),
+          serverCpuPerCall:
+            a.serverCpuMsPerCall !== undefined && b.serverCpuMsPerCall
+              ? round(a.serverCpuMsPerCall / b.serverCpuMsPerCall)
+              : undefined,
+        });
+      }
     }
   }
   return ratios;
+}
+
+/** The systems as a list for the top of a page: what each is, its version and the protocol it spoke. */
+export function systemsList(systems: readonly SystemInfo[]): string {
+  return systems
+    .map((system) => {
+      const protocol = system.name === 'floor' ? system.protocolVersion : `MCP ${system.protocolVersion}`;
+      return `- **${system.name}**: ${system.description}; server \`${system.serverVersion}\`, ${protocol}`;
+    })
+    .join('\n');
+}
+
+/** What the columns mean, for both pages (run.ts and curves.ts). */
+export const FIGURES_TEXT = `Latency is per call, taken around \`client.callTool()\` (for the floor, around \`fetch()\` and parsing
+the body); server CPU is user + system time of the server process (for flotilla-http not counting Redis)
+during the measured calls divided by their number, client CPU the same for the benchmark process (the MCP
+client parses each answer and checks it against the tool's output schema). Result bytes are one answer as
+received: for MCP the tool result as JSON.`;
+
+/** How each system is reached, for the top of the page. */
+export function transportsText(mcpClient: string, negotiation: string): string {
+  return `Each MCP system is driven by its own \`@modelcontextprotocol/client\` ${mcpClient} \`Client\` (${negotiation === 'auto' ? 'version negotiation `auto`' : 'the plain `initialize` handshake, its default'}):
+\`StdioClientTransport\` for flotilla and reference, \`StreamableHTTPClientTransport\` with the \`Authorization\` header for
+flotilla-http (the reference server has no HTTP mode: compare flotilla-http with both stdio figures). The floor is driven
+by \`fetch\` (undici, keep-alive), which reads and parses each JSON answer.`;
 }
 
 const HEADINGS = [
@@ -116,13 +160,22 @@ function cells(report: FilesReport, measurement: Measurement): string[] {
   ];
 }
 
-const RATIO_HEADINGS = ['operation', 'in flight', 'against', 'calls/s ×', 'p50 latency ×', 'server CPU/call ×'];
+const RATIO_HEADINGS = [
+  'operation',
+  'in flight',
+  'system',
+  'against',
+  'calls/s ×',
+  'p50 latency ×',
+  'server CPU/call ×',
+];
 
 function ratioCells(ratio: Ratio): string[] {
   return [
     ratio.operation,
     String(ratio.concurrency),
-    ratio.referenceTool,
+    ratio.system,
+    `${ratio.against} ${ratio.againstTool}`,
     `${ratio.callsPerSecond.toFixed(2)}×`,
     `${ratio.p50Latency.toFixed(2)}×`,
     ratio.serverCpuPerCall === undefined ? 'n/a' : `${ratio.serverCpuPerCall.toFixed(2)}×`,
@@ -137,7 +190,7 @@ export function formatTable(report: FilesReport): string {
       report.measurements.map((measurement) => cells(report, measurement)),
     ),
     '',
-    'Flotilla ÷ reference (calls/s: above 1× Flotilla is faster; latency and CPU: below 1× it is):',
+    'Flotilla ÷ the others (calls/s: above 1× Flotilla is faster; latency and CPU: below 1× it is):',
     textTable(RATIO_HEADINGS, report.ratios.map(ratioCells)),
   ].join('\n');
 }
@@ -146,10 +199,9 @@ export function formatMarkdown(report: FilesReport): string {
   const { settings, machine, dataset } = report;
   return `# Files benchmark, ${report.startedAt}
 
-${report.systems.map((system) => `- **${system.name}**: ${system.description}; server \`${system.serverVersion}\`, MCP ${system.protocolVersion}`).join('\n')}
+${systemsList(report.systems)}
 
-Both over stdio, each driven by its own \`@modelcontextprotocol/client\` ${machine.mcpClient} \`Client\` and
-\`StdioClientTransport\`. Figures are medians over ${settings.rounds} rounds.
+${transportsText(machine.mcpClient, settings.negotiation)} Figures are medians over ${settings.rounds} rounds.
 
 ${markdownTable(
   HEADINGS,
@@ -157,14 +209,11 @@ ${markdownTable(
   4,
 )}
 
-**Flotilla ÷ reference** (calls/s: above 1× Flotilla is faster; latency and CPU: below 1× it is):
+**Flotilla ÷ the others** (calls/s: above 1× Flotilla is faster; latency and CPU: below 1× it is):
 
-${markdownTable(RATIO_HEADINGS, report.ratios.map(ratioCells), 3)}
+${markdownTable(RATIO_HEADINGS, report.ratios.map(ratioCells), 4)}
 
-Latency is per call, taken around \`client.callTool()\`; server CPU is user + system time of the server
-process during the measured calls divided by their number, client CPU the same for the benchmark process
-(the client parses each answer and checks it against the tool's output schema). Result bytes are one
-tool result as JSON. See [bench/README.md](../README.md) for what is measured and how to read it.
+${FIGURES_TEXT} See [bench/README.md](../README.md) for what is measured and how to read it.
 
 ## Settings
 
@@ -174,6 +223,7 @@ tool result as JSON. See [bench/README.md](../README.md) for what is measured an
 | read_file calls per round and system | ${settings.readCalls} sequential${settings.concurrency > 1 ? `, then ${settings.readCalls} with ${settings.concurrency} in flight` : ''} |
 | list_directory calls per round and tool | ${settings.listCalls} sequential${settings.concurrency > 1 ? `, then ${settings.listCalls} with ${settings.concurrency} in flight` : ''} |
 | warm-up per tool | ${settings.warmupCalls} read calls and ${Math.ceil(settings.warmupCalls / 4)} calls of each listing tool, before the first round |
+| systems | ${settings.systems.join(', ')} |
 | CPU profiles | ${settings.cpuProfile ? 'on (figures are slower than without)' : 'off'} |
 
 ## Machine
@@ -183,7 +233,7 @@ tool result as JSON. See [bench/README.md](../README.md) for what is measured an
 | CPU | ${machine.cpuCount} × ${machine.cpuModel} |
 | memory | ${machine.totalMemoryGiB} GiB |
 | OS / kernel | ${machine.os} / ${machine.kernel} |
-| Node.js | ${machine.node} (both servers and the client) |
+| Node.js | ${machine.node} (every server and the client) |
 | load average (1, 5, 15 min) | ${report.loadAverage.atStart.join(', ')} at the start; ${report.loadAverage.atEnd.join(', ')} at the end, this run included |
 | reference server | ${machine.referenceServer} |
 | MCP client | ${machine.mcpClient} |
@@ -191,8 +241,8 @@ tool result as JSON. See [bench/README.md](../README.md) for what is measured an
 
 ## Dataset
 
-One directory in a temporary directory, served by both: \`${dataset.document}\`, ${dataset.documentBytes} bytes of ASCII
-text, and \`${dataset.directory}/\`, ${dataset.directoryEntries} small files. Both answers are checked once before
+One directory in a temporary directory, served by all: \`${dataset.document}\`, ${dataset.documentBytes} bytes of ASCII
+text, and \`${dataset.directory}/\`, ${dataset.directoryEntries} small files. Every answer is checked once before
 any timing: the whole text, byte for byte, and all ${dataset.directoryEntries} names in one page.
 `;
 }

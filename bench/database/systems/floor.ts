@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { freePort } from '@flotilla/testkit';
-import { startChildServer } from '../child-server.ts';
-import { answers } from '../net.ts';
+import { startChildServer } from '../../shared/child-server.ts';
+import { answers } from '../../shared/net.ts';
 import type { Row, RunningSystem, SystemContext } from './system.ts';
 
 const FLOOR_SERVER = fileURLToPath(new URL('../floor-server.ts', import.meta.url));

@@ -5,9 +5,9 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { freePort } from '@flotilla/testkit';
-import { startChildServer } from '../child-server.ts';
+import { startChildServer } from '../../shared/child-server.ts';
+import { answers } from '../../shared/net.ts';
 import { looksLikeToolSuccess, mcpHeaders, toolResultOf, toolsCallBody } from '../mcp.ts';
-import { answers } from '../net.ts';
 import type { Row, RunningSystem, SystemContext } from './system.ts';
 
 /** The Go binary @toolbox-sdk/server ships, found the way its own bin/run.js finds it. */

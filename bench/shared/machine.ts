@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
+import { fileURLToPath } from 'node:url';
 
 export interface Machine {
   readonly os: string;
@@ -32,8 +33,10 @@ export function describeMachine<Versions extends Record<string, string>>(version
 function flotillaCommit(): string {
   const git = (...args: string[]) => execFileSync('git', args, { encoding: 'utf8', stdio: 'pipe' }).trim();
   try {
-    // Untracked files (results of earlier runs, say) do not change what is measured; edits to tracked ones do.
-    const dirty = git('status', '--porcelain', '--untracked-files=no') !== '';
+    // Untracked files do not change what is measured, nor do the result pages a run rewrites (bench/results,
+    // tracked so the latest figures are committed); edits to any other tracked file do.
+    const results = fileURLToPath(new URL('../results/', import.meta.url));
+    const dirty = git('status', '--porcelain', '--untracked-files=no', '--', ':/', `:(exclude)${results}`) !== '';
     return `${git('rev-parse', '--short', 'HEAD')}${dirty ? '-dirty' : ''}`;
   } catch {
     return 'unknown';

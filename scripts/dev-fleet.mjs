@@ -7,23 +7,21 @@
 // It then prints the fleet catalog (read from each server's card) and ready-to-paste client
 // configurations for Claude Code, VS Code and Claude Desktop, all with that key.
 // Ctrl-C stops everything and deletes the throwaway database.
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import {
   imageNodeFlags,
   mintApiKey,
+  prepareNotificationsDatabase,
   runSqlFile,
   spawnService,
   startPostgres,
   writeApiKeysFile,
 } from '@flotilla/testkit';
-import pg from 'pg';
 import { Webhook } from 'standardwebhooks';
 
 const root = new URL('../', import.meta.url);
@@ -59,7 +57,11 @@ await seedWorkspace(join(filesRoot, 'local'));
 // Notifications: their own database on the same PostgreSQL (or NOTIFY_DATABASE_URL, already migrated),
 // bootstrapped with the shipped role scripts and `--migrate`, as the Helm hook does.
 let notifyDatabaseUrl = process.env.NOTIFY_DATABASE_URL;
-if (!notifyDatabaseUrl && postgres) notifyDatabaseUrl = await bootstrapNotifications(postgres);
+if (!notifyDatabaseUrl && postgres) {
+  // A `notifications` database with the migration and runtime roles, as an operator prepares it.
+  notifyDatabaseUrl = (await prepareNotificationsDatabase(postgres, { database: 'notifications', connectionLimit: 30 }))
+    .runtimeUrl;
+}
 const receiver = notifyDatabaseUrl ? await startWebhookReceiver() : undefined;
 
 const developer = mintApiKey({
@@ -212,40 +214,6 @@ async function seedWorkspace(directory) {
       'Try list_directory, read_file, grep and edit_file on them.\n',
   );
   await writeFile(join(directory, 'notes/todo.md'), '- [ ] connect an agent\n- [ ] edit this list with edit_file\n');
-}
-
-/** A `notifications` database with the migration and runtime roles; returns the runtime role's URL. */
-async function bootstrapNotifications(cluster) {
-  const admin = new pg.Client({ connectionString: cluster.url });
-  await admin.connect();
-  await admin.query('CREATE DATABASE notifications');
-  await admin.end();
-  const adminUrl = cluster.urlFor(cluster.adminUser, cluster.adminPassword, 'notifications');
-  const sql = (name) => path(`services/notifications/sql/${name}`);
-  await runSqlFile(adminUrl, sql('migration-role.sql'), {
-    role: 'flotilla_notifications_migrator',
-    password: 'flotilla-dev-migration',
-    database: 'notifications',
-  });
-  await runSqlFile(adminUrl, sql('runtime-role.sql'), {
-    role: 'flotilla_notifications',
-    password: 'flotilla-dev-password',
-    database: 'notifications',
-    migration_role: 'flotilla_notifications_migrator',
-    connection_limit: '30',
-  });
-  await promisify(execFile)(process.execPath, [path('services/notifications/dist/main.js'), '--migrate'], {
-    env: {
-      PATH: process.env.PATH ?? '',
-      DATABASE_MIGRATION_URL: cluster.urlFor(
-        'flotilla_notifications_migrator',
-        'flotilla-dev-migration',
-        'notifications',
-      ),
-      LOG_LEVEL: 'warn',
-    },
-  });
-  return cluster.urlFor('flotilla_notifications', 'flotilla-dev-password', 'notifications');
 }
 
 /**

@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
@@ -7,8 +6,14 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
-import { mintApiKey, type PostgresInstance, queryOnce, runSqlFile, writeApiKeysFile } from '@flotilla/testkit';
+import {
+  mintApiKey,
+  type PostgresInstance,
+  prepareNotificationsDatabase,
+  queryOnce,
+  runSqlFile,
+  writeApiKeysFile,
+} from '@flotilla/testkit';
 import type { ToolResult } from '../database/mcp.ts';
 import type { ServerName } from './settings.ts';
 
@@ -168,28 +173,7 @@ async function prepareDatabase(postgres: PostgresInstance): Promise<string> {
 
 /** Its own database, the migration and runtime roles from the shipped scripts, and `--migrate` run once. */
 async function prepareNotifications(postgres: PostgresInstance): Promise<string> {
-  await queryOnce(postgres.url, 'CREATE DATABASE notifications');
-  const adminUrl = postgres.urlFor(postgres.adminUser, postgres.adminPassword, 'notifications');
-  await runSqlFile(adminUrl, repo('services/notifications/sql/migration-role.sql'), {
-    role: 'flotilla_notifications_migrator',
-    password: 'migration-password',
-    database: 'notifications',
-  });
-  await runSqlFile(adminUrl, repo('services/notifications/sql/runtime-role.sql'), {
-    role: 'flotilla_notifications',
-    password: 'notifications-password',
-    database: 'notifications',
-    migration_role: 'flotilla_notifications_migrator',
-    connection_limit: '40',
-  });
-  await promisify(execFile)(process.execPath, [MAINS.notifications, '--migrate'], {
-    env: {
-      PATH: process.env.PATH ?? '',
-      LOG_LEVEL: 'warn',
-      DATABASE_MIGRATION_URL: postgres.urlFor('flotilla_notifications_migrator', 'migration-password', 'notifications'),
-    },
-  });
-  return postgres.urlFor('flotilla_notifications', 'notifications-password', 'notifications');
+  return (await prepareNotificationsDatabase(postgres, { database: 'notifications', connectionLimit: 40 })).runtimeUrl;
 }
 
 /** Plain ASCII lines: nothing in the answer looks like the markers the per-call success check looks for. */

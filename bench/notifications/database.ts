@@ -1,9 +1,7 @@
-import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
-import { type PostgresInstance, queryOnce, runSqlFile } from '@flotilla/testkit';
+import { NOTIFICATIONS_ROLES, type PostgresInstance, prepareNotificationsDatabase, queryOnce } from '@flotilla/testkit';
 import pg from 'pg';
 import { PgBoss } from 'pg-boss';
 import { DELIVERY_QUEUE, DELIVERY_QUEUE_OPTIONS } from '../../services/notifications/dist/delivery/queue.js';
@@ -11,10 +9,7 @@ import { DELIVERY_QUEUE, DELIVERY_QUEUE_OPTIONS } from '../../services/notificat
 const SQL_DIR = new URL('../../services/notifications/sql/', import.meta.url);
 export const NOTIFICATIONS_MAIN = fileURLToPath(new URL('../../services/notifications/dist/main.js', import.meta.url));
 
-export const RUNTIME_ROLE = 'flotilla_notifications';
-const RUNTIME_PASSWORD = 'notifications-bench-password';
-const MIGRATION_ROLE = 'flotilla_notifications_migrator';
-const MIGRATION_PASSWORD = 'migration-bench-password';
+export const RUNTIME_ROLE = NOTIFICATIONS_ROLES.runtime.name;
 
 /** The floor's own role and schemas: the same table as the server's, and a pg-boss beside it. */
 export const FLOOR_ROLE = 'bench_floor';
@@ -44,25 +39,7 @@ export async function prepareDatabase(
   postgres: PostgresInstance,
   options: { connectionLimit: number; synchronousCommit: boolean },
 ): Promise<Database> {
-  await runSqlFile(postgres.url, sqlFile('migration-role.sql'), {
-    role: MIGRATION_ROLE,
-    password: MIGRATION_PASSWORD,
-    database: postgres.database,
-  });
-  await runSqlFile(postgres.url, sqlFile('runtime-role.sql'), {
-    role: RUNTIME_ROLE,
-    password: RUNTIME_PASSWORD,
-    database: postgres.database,
-    migration_role: MIGRATION_ROLE,
-    connection_limit: String(options.connectionLimit),
-  });
-  await promisify(execFile)(process.execPath, [NOTIFICATIONS_MAIN, '--migrate'], {
-    env: {
-      PATH: process.env.PATH ?? '',
-      LOG_LEVEL: 'warn',
-      DATABASE_MIGRATION_URL: postgres.urlFor(MIGRATION_ROLE, MIGRATION_PASSWORD),
-    },
-  });
+  const { runtimeUrl } = await prepareNotificationsDatabase(postgres, { connectionLimit: options.connectionLimit });
 
   const role = pg.escapeIdentifier(FLOOR_ROLE);
   await queryOnce(
@@ -85,7 +62,6 @@ export async function prepareDatabase(
     }
   }
   const version = await queryOnce(postgres.url, 'SHOW server_version');
-  const runtimeUrl = postgres.urlFor(RUNTIME_ROLE, RUNTIME_PASSWORD);
   const settings = await queryOnce(
     runtimeUrl,
     `SELECT name, setting FROM pg_settings

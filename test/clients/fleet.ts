@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
@@ -6,10 +5,10 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import {
   mintApiKey,
   type PostgresInstance,
+  prepareNotificationsDatabase,
   queryOnce,
   type RedisInstance,
   runSqlFile,
@@ -158,31 +157,7 @@ async function bootstrapDatabase(postgres: PostgresInstance): Promise<string> {
 }
 
 async function bootstrapNotifications(postgres: PostgresInstance): Promise<string> {
-  const admin = new pg.Client({ connectionString: postgres.url });
-  await admin.connect();
-  await admin.query('CREATE DATABASE notifications');
-  await admin.end();
-  const adminUrl = postgres.urlFor(postgres.adminUser, postgres.adminPassword, 'notifications');
-  await runSqlFile(adminUrl, repo('services/notifications/sql/migration-role.sql'), {
-    role: 'flotilla_notifications_migrator',
-    password: 'migration-password',
-    database: 'notifications',
-  });
-  await runSqlFile(adminUrl, repo('services/notifications/sql/runtime-role.sql'), {
-    role: 'flotilla_notifications',
-    password: 'notifications-password',
-    database: 'notifications',
-    migration_role: 'flotilla_notifications_migrator',
-    connection_limit: '60',
-  });
-  await promisify(execFile)(process.execPath, [mainOf('notifications'), '--migrate'], {
-    env: {
-      PATH: process.env.PATH ?? '',
-      LOG_LEVEL: 'warn',
-      DATABASE_MIGRATION_URL: postgres.urlFor('flotilla_notifications_migrator', 'migration-password', 'notifications'),
-    },
-  });
-  return postgres.urlFor('flotilla_notifications', 'notifications-password', 'notifications');
+  return (await prepareNotificationsDatabase(postgres, { database: 'notifications', connectionLimit: 60 })).runtimeUrl;
 }
 
 /**

@@ -7,10 +7,12 @@ import { type RunningService, startService } from '@flotilla/runtime';
 import {
   callTool,
   LOCAL_TEST_SERVER_ENV,
+  NOTIFICATIONS_ROLES,
+  type NotificationsDatabase,
   type PostgresInstance,
+  prepareNotificationsDatabase,
   queryOnce,
   resultOf,
-  runSqlFile,
   type ServiceProcess,
   spawnService,
   startPostgres,
@@ -22,13 +24,10 @@ import { notificationsEnvironment } from '../config.js';
 import { migrate } from '../migrate.js';
 import { notificationsService, type Role, setupNotifications } from '../server.js';
 
-export const sqlFile = (name: string) => fileURLToPath(new URL(`../../sql/${name}`, import.meta.url));
 export const MAIN = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
 
-export const RUNTIME_ROLE = 'flotilla_notifications';
-export const RUNTIME_PASSWORD = 'runtime-password';
-export const MIGRATION_ROLE = 'flotilla_notifications_migrator';
-export const MIGRATION_PASSWORD = 'migration-password';
+export const RUNTIME_ROLE = NOTIFICATIONS_ROLES.runtime.name;
+export const MIGRATION_ROLE = NOTIFICATIONS_ROLES.migration.name;
 
 /** A fresh Standard Webhooks signing secret. */
 export function newWebhookSecret(): string {
@@ -66,26 +65,15 @@ export async function startTestNotifications(options: {
   const services: RunningService[] = [];
   const processes: ServiceProcess[] = [];
   const admin = (sql: string, params: unknown[] = []) => queryOnce(postgres.url, sql, params);
-  const migrationUrl = postgres.urlFor(MIGRATION_ROLE, MIGRATION_PASSWORD);
+  let prepared: NotificationsDatabase;
   try {
-    await runSqlFile(postgres.url, sqlFile('migration-role.sql'), {
-      role: MIGRATION_ROLE,
-      password: MIGRATION_PASSWORD,
-      database: postgres.database,
-    });
-    await runSqlFile(postgres.url, sqlFile('runtime-role.sql'), {
-      role: RUNTIME_ROLE,
-      password: RUNTIME_PASSWORD,
-      database: postgres.database,
-      migration_role: MIGRATION_ROLE,
-      connection_limit: '100',
-    });
-    await migrate(migrationUrl);
+    // In-process migration: the service's own tests need no build.
+    prepared = await prepareNotificationsDatabase(postgres, { connectionLimit: 100, migrate });
   } catch (error) {
     await postgres.destroy();
     throw error;
   }
-  const runtimeUrl = postgres.urlFor(RUNTIME_ROLE, RUNTIME_PASSWORD);
+  const { runtimeUrl, migrationUrl } = prepared;
   const serverEnv = (env: Record<string, string> = {}) => ({
     ...LOCAL_TEST_SERVER_ENV,
     SHUTDOWN_TIMEOUT_MS: '3000',

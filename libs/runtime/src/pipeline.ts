@@ -21,6 +21,20 @@ import {
 import { type ExposureSettings, exposureOf, visibleTo } from './exposure.js';
 import { type AnyTool, describeTool, type ExtraContent, scopesOf, type ToolDescriptor } from './tool.js';
 
+/**
+ * Results built by `ToolPipeline.run`, exactly `{ content, structuredContent }` with the first content
+ * block the JSON text of `structuredContent`: an answer can reuse that text instead of serialising the
+ * structured copy a second time (see `structuredJsonOf`).
+ */
+const serializedResults = new WeakSet<object>();
+
+/** The JSON of a successful result's `structuredContent`, when the pipeline built it (and so already has it). */
+export function structuredJsonOf(outcome: CallToolOutcome): string | undefined {
+  if (!serializedResults.has(outcome)) return undefined;
+  const first = outcome.content[0];
+  return first?.type === 'text' ? (first as { text: string }).text : undefined;
+}
+
 /** A result has `structuredContent`; an error has `isError` and its payload in `_meta` (see TOOL_ERROR_META_KEY). */
 export interface CallToolOutcome {
   content: ({ type: 'text'; text: string } | ExtraContent)[];
@@ -208,7 +222,12 @@ export class ToolPipeline<Deps> {
     }
     const structured = tool.output.parse(output) as Record<string, unknown>;
     const extra = tool.extraContent?.(structured) ?? [];
-    return { content: [{ type: 'text', text: JSON.stringify(structured) }, ...extra], structuredContent: structured };
+    const result = {
+      content: [{ type: 'text' as const, text: JSON.stringify(structured) }, ...extra],
+      structuredContent: structured,
+    };
+    serializedResults.add(result);
+    return result;
   }
 
   /** The one place where failures become SPEC §2 tool errors. Unknown failures are logged with their errorId and never shown. */

@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { classifyInboundRequest, SERVER_INFO_META_KEY } from '@modelcontextprotocol/server';
-import type { CallToolOutcome } from './pipeline.js';
+import { type CallToolOutcome, structuredJsonOf } from './pipeline.js';
 
 /**
  * The one revision the lane answers. The SDK does not export its list of modern revisions; a
@@ -158,22 +158,33 @@ export interface LaneAnswer {
  * JSON with `resultType` and `serverInfo`; a 2025-era result unchanged, as one SSE `message` event.
  */
 export function toolCallAnswer(call: LaneCall, outcome: CallToolOutcome, server: ServerIdentity): LaneAnswer {
+  const id = JSON.stringify(call.id);
   if (call.era === 'legacy') {
     return {
       contentType: 'text/event-stream',
       headers: SSE_HEADERS,
-      body: `event: message\ndata: ${JSON.stringify({ result: outcome, jsonrpc: '2.0', id: call.id })}\n\n`,
+      body: `event: message\ndata: {"result":${resultJson(outcome)},"jsonrpc":"2.0","id":${id}}\n\n`,
     };
   }
-  return {
-    contentType: 'application/json',
-    headers: {},
-    body: JSON.stringify({
-      result: { ...outcome, resultType: 'complete', _meta: { ...outcome._meta, [SERVER_INFO_META_KEY]: server } },
-      jsonrpc: '2.0',
-      id: call.id,
-    }),
-  };
+  const modern = { ...outcome, resultType: 'complete', _meta: { ...outcome._meta, [SERVER_INFO_META_KEY]: server } };
+  const structured = structuredJsonOf(outcome);
+  // The same bytes as JSON.stringify(modern): its keys in that order, the structured copy's text reused.
+  const result =
+    structured === undefined
+      ? JSON.stringify(modern)
+      : `{"content":${JSON.stringify(outcome.content)},"structuredContent":${structured},"resultType":"complete",` +
+        `"_meta":${JSON.stringify(modern._meta)}}`;
+  return { contentType: 'application/json', headers: {}, body: `{"result":${result},"jsonrpc":"2.0","id":${id}}` };
+}
+
+/**
+ * A result as JSON, serialised once: a successful one's structured copy is the text the pipeline
+ * already made for its first content block (the answer carries both, as the specification recommends).
+ */
+function resultJson(outcome: CallToolOutcome): string {
+  const structured = structuredJsonOf(outcome);
+  if (structured === undefined) return JSON.stringify(outcome);
+  return `{"content":${JSON.stringify(outcome.content)},"structuredContent":${structured}}`;
 }
 
 const SSE_HEADERS = { 'cache-control': 'no-cache, no-transform', 'x-accel-buffering': 'no' } as const;

@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import type { Machine } from '../shared/machine.ts';
+import { type Machine, machineSection as sharedMachineSection } from '../shared/machine.ts';
 import { markdownTable, textTable, writeResults as writeResultFiles } from '../shared/results.ts';
 import type { Measurement } from './session.ts';
 import type { Settings, SystemName } from './settings.ts';
@@ -153,17 +153,10 @@ function systemsList(report: BenchReport): string {
 }
 
 export function machineSection(machine: DatabaseMachine): string {
-  return `## Machine
-
-| | |
-| --- | --- |
-| CPU | ${machine.cpuCount} × ${machine.cpuModel} |
-| memory | ${machine.totalMemoryGiB} GiB |
-| OS / kernel | ${machine.os} / ${machine.kernel} |
-| Node.js | ${machine.node} |
-| PostgreSQL | ${machine.postgres} |
-| MCP Toolbox | ${machine.toolbox} |
-| Flotilla commit | ${machine.flotillaCommit} |`;
+  return sharedMachineSection(machine, [
+    ['PostgreSQL', machine.postgres],
+    ['MCP Toolbox', machine.toolbox],
+  ]);
 }
 
 function protocolCell(settings: Settings): string {

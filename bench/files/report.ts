@@ -1,4 +1,4 @@
-import type { Machine } from '../shared/machine.ts';
+import { type Machine, machineSection } from '../shared/machine.ts';
 import { markdownTable, textTable, writeResults as writeResultFiles } from '../shared/results.ts';
 import type { Segment } from './measure.ts';
 import type { CheckedTool } from './session.ts';
@@ -226,18 +226,14 @@ ${FIGURES_TEXT} See [bench/README.md](../README.md) for what is measured and how
 | systems | ${settings.systems.join(', ')} |
 | CPU profiles | ${settings.cpuProfile ? 'on (figures are slower than without)' : 'off'} |
 
-## Machine
-
-| | |
-| --- | --- |
-| CPU | ${machine.cpuCount} × ${machine.cpuModel} |
-| memory | ${machine.totalMemoryGiB} GiB |
-| OS / kernel | ${machine.os} / ${machine.kernel} |
-| Node.js | ${machine.node} (every server and the client) |
-| load average (1, 5, 15 min) | ${report.loadAverage.atStart.join(', ')} at the start; ${report.loadAverage.atEnd.join(', ')} at the end, this run included |
-| reference server | ${machine.referenceServer} |
-| MCP client | ${machine.mcpClient} |
-| Flotilla commit | ${machine.flotillaCommit} |
+${machineSection(machine, [
+  [
+    'load average (1, 5, 15 min)',
+    `${report.loadAverage.atStart.join(', ')} at the start; ${report.loadAverage.atEnd.join(', ')} at the end, this run included`,
+  ],
+  ['reference server', machine.referenceServer],
+  ['MCP client', machine.mcpClient],
+])}
 
 ## Dataset
 

@@ -1,4 +1,4 @@
-import type { Machine } from '../shared/machine.ts';
+import { type Machine, machineSection } from '../shared/machine.ts';
 import { markdownTable, textTable, writeResults as writeResultFiles } from '../shared/results.ts';
 import type { CallFigures } from './calls.ts';
 import type { MemoryReading } from './memory.ts';
@@ -201,16 +201,7 @@ ${memory}
 | settle before the second reading | ${settings.settleSeconds.afterCalls} s after the last call |
 | MCP protocol revision | ${settings.protocol} |
 
-## Machine
-
-| | |
-| --- | --- |
-| CPU | ${machine.cpuCount} × ${machine.cpuModel} |
-| memory | ${machine.totalMemoryGiB} GiB |
-| OS / kernel | ${machine.os} / ${machine.kernel} |
-| Node.js | ${machine.node} |
-| PostgreSQL | ${machine.postgres} |
-| Flotilla commit | ${machine.flotillaCommit} |
+${machineSection(machine, [['PostgreSQL', machine.postgres]])}
 `;
 }
 

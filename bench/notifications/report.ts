@@ -1,5 +1,5 @@
 import type { Panel } from '../shared/chart.ts';
-import type { Machine } from '../shared/machine.ts';
+import { type Machine, machineSection } from '../shared/machine.ts';
 import { markdownTable, textTable } from '../shared/results.ts';
 import type { Settings } from './settings.ts';
 import type { FloorStep, FlotillaStep } from './steps.ts';
@@ -314,18 +314,14 @@ Notifications at the end: ${states.join(', ')}.
     .map(([name, value]) => `${name}=${value}`)
     .join(', ')} |
 
-## Machine
-
-| | |
-| --- | --- |
-| CPU | ${machine.cpuCount} × ${machine.cpuModel} |
-| memory | ${machine.totalMemoryGiB} GiB |
-| OS / kernel | ${machine.os} / ${machine.kernel} |
-| Node.js | ${machine.node} |
-| PostgreSQL | ${machine.postgres} |
-| pg-boss | ${machine.pgBoss} |
-| Flotilla commit | ${machine.flotillaCommit} |
-| load average (1, 5, 15 min) | ${report.loadAverage.atStart.join(', ')} at the start, ${report.loadAverage.atEnd.join(', ')} at the end |
+${machineSection(machine, [
+  ['PostgreSQL', machine.postgres],
+  ['pg-boss', machine.pgBoss],
+  [
+    'load average (1, 5, 15 min)',
+    `${report.loadAverage.atStart.join(', ')} at the start, ${report.loadAverage.atEnd.join(', ')} at the end`,
+  ],
+])}
 `;
 }
 

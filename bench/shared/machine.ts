@@ -42,3 +42,21 @@ function flotillaCommit(): string {
     return 'unknown';
   }
 }
+
+/**
+ * A results page's "Machine" section: CPU, memory, system and Node.js, then `extra` rows (the peers'
+ * versions, the load average), then the commit measured.
+ */
+export function machineSection(machine: Machine, extra: readonly (readonly [string, string])[] = []): string {
+  const rows: (readonly [string, string])[] = [
+    ['CPU', `${machine.cpuCount} × ${machine.cpuModel}`],
+    ['memory', `${machine.totalMemoryGiB} GiB`],
+    ['OS / kernel', `${machine.os} / ${machine.kernel}`],
+    ['Node.js', machine.node],
+    ...extra,
+    ['Flotilla commit', machine.flotillaCommit],
+  ];
+  return ['## Machine', '', '| | |', '| --- | --- |', ...rows.map(([name, value]) => `| ${name} | ${value} |`)].join(
+    '\n',
+  );
+}

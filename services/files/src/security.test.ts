@@ -195,15 +195,18 @@ describe('hostile paths and link layouts', () => {
     await symlink(bed.outside, join(acmeRoot, 'race-link'));
     const outsideBefore = await snapshot(bed.outside);
     let swapping = true;
-    // Moves `from` into place as `to`; a `race` directory the server re-created in the gap is removed first.
+    // Moves `from` into place as `to`; a `race` directory the server re-created in the gap is removed first
+    // (the server may be writing into it meanwhile, so removing and renaming are retried, as `rm -rf` would be).
     const place = async (from: string, to: string) => {
-      try {
-        await rename(join(acmeRoot, from), join(acmeRoot, to));
-      } catch (error) {
-        if (!['EISDIR', 'ENOTEMPTY', 'EEXIST', 'ENOTDIR'].includes((error as NodeJS.ErrnoException).code ?? ''))
-          throw error;
-        await rm(join(acmeRoot, to), { recursive: true });
-        await rename(join(acmeRoot, from), join(acmeRoot, to));
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await rename(join(acmeRoot, from), join(acmeRoot, to));
+          return;
+        } catch (error) {
+          const code = (error as NodeJS.ErrnoException).code ?? '';
+          if (!['EISDIR', 'ENOTEMPTY', 'EEXIST', 'ENOTDIR'].includes(code) || attempt === 20) throw error;
+          await rm(join(acmeRoot, to), { recursive: true, force: true, maxRetries: 50, retryDelay: 2 });
+        }
       }
     };
     const swapper = (async () => {

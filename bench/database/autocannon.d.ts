@@ -33,7 +33,7 @@ declare module 'autocannon' {
     p99: number;
   }
 
-  interface Result {
+  export interface Result {
     duration: number;
     requests: Histogram;
     latency: Histogram;

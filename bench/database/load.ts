@@ -1,5 +1,5 @@
-import { createHistogram } from 'node:perf_hooks';
-import autocannon from 'autocannon';
+import { createHistogram, type RecordableHistogram } from 'node:perf_hooks';
+import autocannon, { type Result as AutocannonResult } from 'autocannon';
 
 /** One HTTP request as a system wants it: its headers and JSON body. */
 export interface LoadRequest {
@@ -59,7 +59,15 @@ export async function applyLoad(target: LoadTarget, connections: number, seconds
   instance.on('response', (_client, statusCode, _bytes, ms) => {
     if (statusCode >= 200 && statusCode < 300) latencies.record(Math.max(1, Math.round(ms * 1000)));
   });
-  const result = await instance;
+  return loadFigures(await instance, latencies, failedResults);
+}
+
+/** What one autocannon run measured, with latency from `latencies` (microseconds, 2xx answers only). */
+export function loadFigures(
+  result: AutocannonResult,
+  latencies: RecordableHistogram,
+  failedResults: number,
+): LoadFigures {
   const ms = (micros: number) => Math.round(micros) / 1000;
   return {
     seconds: result.duration,

@@ -1,6 +1,6 @@
 import { createHistogram, performance } from 'node:perf_hooks';
 import autocannon from 'autocannon';
-import type { LoadFigures } from '../database/load.ts';
+import { type LoadFigures, loadFigures } from '../database/load.ts';
 import { looksLikeToolSuccess, toolResultOf, toolsCallBody } from '../database/mcp.ts';
 import { CHANNEL, MESSAGE } from './notification.ts';
 
@@ -79,23 +79,8 @@ export async function applyAcceptLoad(
     if (statusCode >= 200 && statusCode < 300) latencies.record(Math.max(1, Math.round(ms * 1000)));
   });
   const result = await instance;
-  const ms = (micros: number) => Math.round(micros) / 1000;
   return {
-    load: {
-      seconds: result.duration,
-      requests: result.requests.total,
-      requestsPerSecond: Math.round(result.requests.total / result.duration),
-      latencyMs: {
-        mean: ms(latencies.mean),
-        p50: ms(latencies.percentile(50)),
-        p99: ms(latencies.percentile(99)),
-        max: ms(latencies.max),
-      },
-      non2xx: result.non2xx,
-      failedResults,
-      socketErrors: result.errors,
-      statusCodes: Object.fromEntries(Object.entries(result.statusCodeStats).map(([code, { count }]) => [code, count])),
-    },
+    load: loadFigures(result, latencies, failedResults),
     accepted,
     repeatedIds,
   };

@@ -3,8 +3,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { NOTIFICATIONS_ROLES, type PostgresInstance, prepareNotificationsDatabase, queryOnce } from '@flotilla/testkit';
 import pg from 'pg';
-import { PgBoss } from 'pg-boss';
-import { DELIVERY_QUEUE, DELIVERY_QUEUE_OPTIONS } from '../../services/notifications/dist/delivery/queue.js';
+import { installDeliveryQueue } from '../../services/notifications/dist/migrate.js';
 
 const SQL_DIR = new URL('../../services/notifications/sql/', import.meta.url);
 export const NOTIFICATIONS_MAIN = fileURLToPath(new URL('../../services/notifications/dist/main.js', import.meta.url));
@@ -53,7 +52,8 @@ export async function prepareDatabase(
   const floorUrl = postgres.urlFor(FLOOR_ROLE, FLOOR_PASSWORD);
   const schema = await readFile(sqlFile('schema.sql'), 'utf8');
   await queryOnce(floorUrl, schema.replace(/\bnotifications\./g, `${FLOOR_SCHEMA}.`));
-  await installFloorQueue(floorUrl);
+  // pg-boss and the delivery queue, installed by the floor's role as `--migrate` installs the server's.
+  await installDeliveryQueue(floorUrl, FLOOR_QUEUE_SCHEMA);
 
   if (options.synchronousCommit) {
     // Each role's new sessions commit synchronously; the cluster itself keeps the test kit's settings.
@@ -74,29 +74,6 @@ export async function prepareDatabase(
     pgBossVersion: (createRequire(import.meta.url)('pg-boss/package.json') as { version: string }).version,
     sessionSettings: Object.fromEntries(settings.rows.map((row) => [row.name, row.setting])),
   };
-}
-
-/** pg-boss's schema for the floor, installed by its owner, with the delivery queue as `--migrate` creates it. */
-async function installFloorQueue(floorUrl: string): Promise<void> {
-  const boss = new PgBoss({
-    connectionString: floorUrl,
-    schema: FLOOR_QUEUE_SCHEMA,
-    max: 2,
-    createSchema: false,
-    supervise: false,
-    schedule: false,
-  });
-  let failure: Error | undefined;
-  boss.on('error', (error) => {
-    failure ??= error;
-  });
-  await boss.start();
-  try {
-    await boss.createQueue(DELIVERY_QUEUE, { ...DELIVERY_QUEUE_OPTIONS, notify: true });
-  } finally {
-    await boss.stop({ graceful: false });
-  }
-  if (failure) throw failure;
 }
 
 function sqlFile(name: string): string {

@@ -30,9 +30,18 @@ export async function migrate(connectionString: string): Promise<void> {
     await client.end();
   }
 
+  await installDeliveryQueue(connectionString);
+}
+
+/**
+ * pg-boss's install or upgrade in `schema` (which its owner, the connecting role, already has) and
+ * the delivery queue with the server's options. Part of `migrate`; the notifications benchmark's
+ * floor installs its own queue the same way in a schema of its own.
+ */
+export async function installDeliveryQueue(connectionString: string, schema: string = QUEUE_SCHEMA): Promise<void> {
   const boss = new PgBoss({
     connectionString,
-    schema: QUEUE_SCHEMA,
+    schema,
     application_name: 'flotilla-notifications-migrate',
     max: 2,
     // The migration role owns the schema but may not create schemas (migration-role.sql creates it).

@@ -106,11 +106,11 @@ const servers = [
       ]
     : []),
 ];
+// Node's flags as the image passes them (docker/Dockerfile), so a local server runs as a pod does.
+const nodeFlags = imageNodeFlags(path('docker/Dockerfile'));
 const running = [];
 for (const [index, server] of servers.entries()) {
   const env = { ...shared, ...server.env, PORT: portFor(port, index), ADMIN_PORT: portFor(adminPort, index) };
-  // Node's flags as the image passes them (docker/Dockerfile), so a local server runs as a pod does.
-  const nodeFlags = imageNodeFlags(path('docker/Dockerfile'));
   const child = await spawnService(path(`services/${server.name}/dist/main.js`), env, undefined, [], nodeFlags);
   child.child.stderr?.pipe(process.stderr);
   running.push({ ...server, process: child });

@@ -69,10 +69,11 @@ export class Outbox {
 
     // A repeat must not spend a channel's budget, so a budgeted channel looks for the key first; for any
     // other channel the insert's ON CONFLICT finds an earlier send by itself, one round trip fewer.
-    if (this.options.channelLimiters.has(channel.summary.name)) {
+    const budget = this.options.channelLimiters.get(channel.summary.name);
+    if (budget) {
       const earlier = await this.postgres(() => store.findByKey(principal.tenant, request.idempotencyKey));
       if (earlier) return replay(earlier, request.idempotencyKey, fingerprint);
-      await this.spendChannelBudget(channel);
+      await this.spendChannelBudget(channel, budget);
     }
     const { record, created } = await this.postgres(() =>
       store.insert({
@@ -146,9 +147,7 @@ export class Outbox {
     }
   }
 
-  private async spendChannelBudget(channel: Channel): Promise<void> {
-    const limiter = this.options.channelLimiters.get(channel.summary.name);
-    if (!limiter) return;
+  private async spendChannelBudget(channel: Channel, limiter: RateLimiter): Promise<void> {
     const decision = await limiter.consume(channel.summary.name);
     if (!decision.allowed) {
       throw new ToolError(

@@ -1,6 +1,4 @@
-import type pg from 'pg';
 import type { Db, Job, PgBoss } from 'pg-boss';
-import { prepared } from '../store/prepared.js';
 
 /** pg-boss lives in its own schema, owned by the migration role like `notifications`. */
 export const QUEUE_SCHEMA = 'notifications_queue';
@@ -28,7 +26,17 @@ export const DELIVERY_QUEUE_OPTIONS = {
   deleteAfterSeconds: 86_400,
 } as const;
 
-/** The delivery queue as the store uses it: always inside the caller's transaction. */
+/** One SQL statement with its parameters. */
+export interface Statement {
+  sql: string;
+  values: readonly unknown[];
+}
+
+/**
+ * The delivery queue as the store uses it: each operation is the statement pg-boss builds for it,
+ * which the store runs inside its own transaction or pipeline, so a notification's state and its
+ * job always change together (and accepting one costs a single round trip).
+ */
 export class DeliveryQueue {
   constructor(
     private readonly boss: PgBoss,
@@ -37,33 +45,48 @@ export class DeliveryQueue {
   ) {}
 
   /** Creates job `jobId`, which delivers `notificationId` at `startAfter` (at once when absent). */
-  async enqueue(tx: pg.ClientBase, job: { jobId: string; notificationId: string; startAfter?: Date }): Promise<void> {
-    await this.boss.send(DELIVERY_QUEUE, { notificationId: job.notificationId } satisfies DeliveryJob, {
-      ...DELIVERY_QUEUE_OPTIONS,
-      id: job.jobId,
-      expireInSeconds: this.expireInSeconds,
-      ...(job.startAfter ? { startAfter: job.startAfter } : {}),
-      db: transactional(tx),
-    });
+  enqueue(job: { jobId: string; notificationId: string; startAfter?: Date }): Promise<Statement> {
+    return statementOf((db) =>
+      this.boss.send(DELIVERY_QUEUE, { notificationId: job.notificationId } satisfies DeliveryJob, {
+        ...DELIVERY_QUEUE_OPTIONS,
+        id: job.jobId,
+        expireInSeconds: this.expireInSeconds,
+        ...(job.startAfter ? { startAfter: job.startAfter } : {}),
+        db,
+      }),
+    );
   }
 
-  async cancel(tx: pg.ClientBase, jobId: string): Promise<void> {
-    await this.boss.cancel(DELIVERY_QUEUE, jobId, { db: transactional(tx) });
+  cancel(jobId: string): Promise<Statement> {
+    return statementOf((db) => this.boss.cancel(DELIVERY_QUEUE, jobId, { db }));
   }
 
-  /** Settles the attempt a worker holds in the same transaction that records its outcome. */
-  async complete(tx: pg.ClientBase, job: Job<DeliveryJob>): Promise<void> {
+  /** Settles the attempt a worker holds, in the transaction that records its outcome. */
+  complete(job: Job<DeliveryJob>): Promise<Statement> {
     // Fenced to this attempt: a job pg-boss already handed to another worker is left alone.
-    await this.boss.complete(DELIVERY_QUEUE, { id: job.id, retryCount: job.retryCount }, null, {
-      db: transactional(tx),
-    });
+    return statementOf((db) =>
+      this.boss.complete(DELIVERY_QUEUE, { id: job.id, retryCount: job.retryCount }, null, { db }),
+    );
   }
 }
 
 /**
- * pg-boss's adapter interface over one checked-out client, so its statements join our transaction;
- * its fixed texts run prepared like ours.
+ * The one statement a pg-boss call runs through its `db` adapter, captured instead of run. Each of
+ * these calls runs exactly one (pg-boss is pinned; a version that ran more would fail here, and in
+ * the tests, rather than lose a statement). The adapter answers with an empty row, which pg-boss
+ * only turns into the return value nobody reads here.
  */
-function transactional(client: pg.ClientBase): Db {
-  return { executeSql: (text, values) => prepared(client, text, values) };
+async function statementOf(call: (db: Db) => Promise<unknown>): Promise<Statement> {
+  const statements: Statement[] = [];
+  await call({
+    executeSql: async (sql, values) => {
+      statements.push({ sql, values: values ?? [] });
+      return { rows: [{}] } as Awaited<ReturnType<Db['executeSql']>>;
+    },
+  });
+  const [statement] = statements;
+  if (statements.length !== 1 || !statement) {
+    throw new Error(`pg-boss built ${statements.length} statements for one queue operation; expected one`);
+  }
+  return statement;
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type pg from 'pg';
+import { type PipelineStep, runPipeline, type StepResult } from '@flotilla/postgres';
+import pg from 'pg';
 import type { Job } from 'pg-boss';
 import type { Severity } from '../channels/channel.js';
 import type { DeliveryJob, DeliveryQueue } from '../delivery/queue.js';
@@ -80,6 +81,22 @@ const COLUMNS = `
   body, severity, status, attempts, last_error AS "lastError", created_at AS "createdAt", send_at AS "sendAt",
   next_attempt_at AS "nextAttemptAt", delivered_at AS "deliveredAt", cancelled_at AS "cancelledAt"`;
 
+/** A repeated idempotency key violates notification_idempotency: the caller then reads the earlier row. */
+const INSERT_NOTIFICATION = `
+  INSERT INTO notifications.notification
+    (id, tenant, idempotency_key, fingerprint, created_by, channel, recipients, subject, body, severity,
+     status, job_id, send_at)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,
+          CASE WHEN $11::timestamptz > now() THEN 'scheduled' ELSE 'queued' END, $12,
+          greatest(coalesce($11::timestamptz, now()), now()))
+  RETURNING ${COLUMNS}`;
+
+function isIdempotencyConflict(error: unknown): boolean {
+  return (
+    error instanceof pg.DatabaseError && error.code === '23505' && error.constraint === 'notification_idempotency'
+  );
+}
+
 /**
  * Every statement about notifications, tenant-scoped wherever a caller is involved. Each change of
  * a notification's state and the matching change to its delivery job commit in one transaction:
@@ -91,50 +108,56 @@ export class NotificationStore {
     private readonly queue: DeliveryQueue,
   ) {}
 
-  /** Inserts the notification and its first job, or returns the tenant's earlier one with the same key. */
-  insert(notification: NewNotification): Promise<{ record: NotificationRecord; created: boolean }> {
-    return this.transaction(async (tx) => {
-      const id = randomUUID();
-      const jobId = randomUUID();
-      const inserted = await prepared<NotificationRecord>(
-        tx,
-        `INSERT INTO notifications.notification
-           (id, tenant, idempotency_key, fingerprint, created_by, channel, recipients, subject, body, severity,
-            status, job_id, send_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,
-                 CASE WHEN $11::timestamptz > now() THEN 'scheduled' ELSE 'queued' END, $12,
-                 greatest(coalesce($11::timestamptz, now()), now()))
-         ON CONFLICT ON CONSTRAINT notification_idempotency DO NOTHING
-         RETURNING ${COLUMNS}`,
-        [
-          id,
-          notification.tenant,
-          notification.idempotencyKey,
-          notification.fingerprint,
-          notification.createdBy,
-          notification.channel,
-          notification.recipients,
-          notification.subject,
-          notification.body,
-          notification.severity,
-          notification.sendAt ?? null,
-          jobId,
-        ],
-      );
-      const record = inserted.rows[0];
-      if (record) {
-        await this.queue.enqueue(tx, { jobId, notificationId: id, startAfter: notification.sendAt });
-        return { record, created: true };
+  /**
+   * Inserts the notification and its first job in one round trip, or returns the tenant's earlier
+   * one with the same key. The two inserts are one pipeline, so one implicit transaction: a repeated
+   * key fails the first, Postgres rolls both back, and the earlier notification is read instead.
+   */
+  async insert(notification: NewNotification): Promise<{ record: NotificationRecord; created: boolean }> {
+    const id = randomUUID();
+    const jobId = randomUUID();
+    const job = await this.queue.enqueue({ jobId, notificationId: id, startAfter: notification.sendAt });
+    const client = await this.pool.connect();
+    let broken = false;
+    try {
+      const [inserted, enqueued] = await runPipeline(client, [
+        {
+          sql: INSERT_NOTIFICATION,
+          values: [
+            id,
+            notification.tenant,
+            notification.idempotencyKey,
+            notification.fingerprint,
+            notification.createdBy,
+            notification.channel,
+            notification.recipients,
+            notification.subject,
+            notification.body,
+            notification.severity,
+            notification.sendAt ?? null,
+            jobId,
+          ],
+          returnsRows: true,
+        },
+        job,
+      ]);
+      const record = inserted?.rows[0] as NotificationRecord | undefined;
+      // pg-boss's insert skips a job whose id exists; a fresh UUID never does, so this is never reached.
+      if (!record || enqueued?.rowCount !== 1) throw new Error(`notification ${id} was stored without its job`);
+      return { record, created: true };
+    } catch (error) {
+      if (!isIdempotencyConflict(error)) {
+        // Anything but Postgres's own refusal may have left the connection unusable: it is discarded.
+        broken = !(error instanceof pg.DatabaseError);
+        throw error;
       }
-      // The conflicting insert has committed by now (ON CONFLICT waited for it), so this sees it.
-      const { rows } = await prepared<NotificationRecord>(
-        tx,
-        `SELECT ${COLUMNS} FROM notifications.notification WHERE tenant = $1 AND idempotency_key = $2`,
-        [notification.tenant, notification.idempotencyKey],
-      );
-      if (!rows[0]) throw new Error('idempotency conflict without a committed row');
-      return { record: rows[0], created: false };
-    });
+    } finally {
+      client.release(broken);
+    }
+    // The conflicting insert has committed by now (the unique check waited for it), so this sees it.
+    const earlier = await this.findByKey(notification.tenant, notification.idempotencyKey);
+    if (!earlier) throw new Error('idempotency conflict without a committed row');
+    return { record: earlier, created: false };
   }
 
   async findByKey(tenant: string, idempotencyKey: string): Promise<NotificationRecord | undefined> {
@@ -192,7 +215,10 @@ export class NotificationStore {
           RETURNING ${COLUMNS}`,
         [id],
       );
-      if (current.jobId) await this.queue.cancel(tx, current.jobId);
+      if (current.jobId) {
+        const cancel = await this.queue.cancel(current.jobId);
+        await prepared(tx, cancel.sql, cancel.values);
+      }
       return { outcome: 'cancelled', record: updated.rows[0] as NotificationRecord };
     });
   }
@@ -218,34 +244,37 @@ export class NotificationStore {
    * Records how the attempt `job` made ended and settles the job, in one transaction; a retry also
    * enqueues the job for the next attempt. Returns false when the job had lost its claim meanwhile.
    */
-  finish(job: Job<DeliveryJob>, outcome: AttemptOutcome): Promise<boolean> {
+  async finish(job: Job<DeliveryJob>, outcome: AttemptOutcome): Promise<boolean> {
+    const id = job.data.notificationId;
+    const settle = await this.queue.complete(job);
+    if (outcome.kind !== 'retry') {
+      // The outcome and the job's completion: one pipeline, one implicit transaction, one round trip.
+      const [recorded] = await this.pipeline([
+        {
+          sql: `UPDATE notifications.notification
+                   SET status = $3, last_error = $4, job_id = NULL, updated_at = now(),
+                       delivered_at = CASE WHEN $3 = 'delivered' THEN now() END
+                 WHERE id = $1 AND job_id = $2 AND status = 'sending'`,
+          values: [id, job.id, outcome.kind, outcome.kind === 'failed' ? outcome.reason : null],
+        },
+        settle,
+      ]);
+      return recorded?.rowCount === 1;
+    }
+    // A retry enqueues the next attempt only if this one still held its claim: a transaction.
+    const nextJobId = randomUUID();
+    const next = await this.queue.enqueue({ jobId: nextJobId, notificationId: id, startAfter: outcome.at });
     return this.transaction(async (tx) => {
-      const id = job.data.notificationId;
-      let recorded: pg.QueryResult;
-      if (outcome.kind === 'retry') {
-        const nextJobId = randomUUID();
-        recorded = await prepared(
-          tx,
-          `UPDATE notifications.notification
-              SET status = 'retrying', last_error = $3, next_attempt_at = $4, job_id = $5,
-                  attempts = attempts - CASE WHEN $6 THEN 0 ELSE 1 END, updated_at = now()
-            WHERE id = $1 AND job_id = $2 AND status = 'sending'`,
-          [id, job.id, outcome.reason, outcome.at, nextJobId, outcome.counted],
-        );
-        if (recorded.rowCount === 1) {
-          await this.queue.enqueue(tx, { jobId: nextJobId, notificationId: id, startAfter: outcome.at });
-        }
-      } else {
-        recorded = await prepared(
-          tx,
-          `UPDATE notifications.notification
-              SET status = $3, last_error = $4, job_id = NULL, updated_at = now(),
-                  delivered_at = CASE WHEN $3 = 'delivered' THEN now() END
-            WHERE id = $1 AND job_id = $2 AND status = 'sending'`,
-          [id, job.id, outcome.kind, outcome.kind === 'failed' ? outcome.reason : null],
-        );
-      }
-      await this.queue.complete(tx, job);
+      const recorded = await prepared(
+        tx,
+        `UPDATE notifications.notification
+            SET status = 'retrying', last_error = $3, next_attempt_at = $4, job_id = $5,
+                attempts = attempts - CASE WHEN $6 THEN 0 ELSE 1 END, updated_at = now()
+          WHERE id = $1 AND job_id = $2 AND status = 'sending'`,
+        [id, job.id, outcome.reason, outcome.at, nextJobId, outcome.counted],
+      );
+      if (recorded.rowCount === 1) await prepared(tx, next.sql, next.values);
+      await prepared(tx, settle.sql, settle.values);
       return recorded.rowCount === 1;
     });
   }
@@ -292,6 +321,20 @@ export class NotificationStore {
     });
     aborted.catch(() => undefined);
     await Promise.race([this.pool.query('SELECT 1'), aborted]);
+  }
+
+  /** Steps on one pooled connection, in one round trip (see @flotilla/postgres). */
+  private async pipeline(steps: PipelineStep[]): Promise<StepResult[]> {
+    const client = await this.pool.connect();
+    let broken = false;
+    try {
+      return await runPipeline(client, steps);
+    } catch (error) {
+      broken = !(error instanceof pg.DatabaseError);
+      throw error;
+    } finally {
+      client.release(broken);
+    }
   }
 
   private async transaction<T>(work: (tx: pg.PoolClient) => Promise<T>): Promise<T> {

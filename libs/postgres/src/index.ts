@@ -1,0 +1,1 @@
+export { type PipelineOptions, type PipelineStep, runPipeline, type StepResult } from './pipeline.js';

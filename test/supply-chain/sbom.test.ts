@@ -53,9 +53,9 @@ const RUNTIME = {
     'rate-limiter-flexible',
     'zod',
   ],
-  database: ['pg', 'libpg-query'],
+  database: ['@flotilla/postgres', 'pg', 'libpg-query'],
   files: ['re2js', 'picomatch', 'mime-types', 'diff'],
-  notifications: ['pg', 'pg-boss', 'nodemailer', 'standardwebhooks', 'yaml'],
+  notifications: ['@flotilla/postgres', 'pg', 'pg-boss', 'nodemailer', 'standardwebhooks', 'yaml'],
 } satisfies Record<'everyServer' | Server, string[]>;
 
 /** Development only, wherever they appear in the repository: none may reach an image's SBOM. */

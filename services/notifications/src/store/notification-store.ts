@@ -92,9 +92,7 @@ const INSERT_NOTIFICATION = `
   RETURNING ${COLUMNS}`;
 
 function isIdempotencyConflict(error: unknown): boolean {
-  return (
-    error instanceof pg.DatabaseError && error.code === '23505' && error.constraint === 'notification_idempotency'
-  );
+  return error instanceof pg.DatabaseError && error.code === '23505' && error.constraint === 'notification_idempotency';
 }
 
 /**

@@ -351,6 +351,39 @@ describe('idempotency', () => {
     expect(again).toEqual({ id, status: 'delivered' });
   });
 
+  it('stores neither the notification nor its job when the job cannot be stored, and the key stays free', async () => {
+    const client = await connect(alice.key);
+    // pg-boss's job insert fails for this notification only: the trigger looks for its row, which the
+    // same transaction inserted just before, so every other test's jobs go through.
+    await env.admin(`
+      CREATE FUNCTION public.refuse_poisoned_job() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $$
+      BEGIN
+        IF EXISTS (SELECT 1 FROM notifications.notification WHERE id::text = NEW.data->>'notificationId'
+                     AND body = 'poisoned job') THEN
+          RAISE EXCEPTION 'job refused by the test';
+        END IF;
+        RETURN NEW;
+      END $$`);
+    await env.admin(`CREATE TRIGGER refuse_poisoned_job BEFORE INSERT ON notifications_queue.job
+                     FOR EACH ROW EXECUTE FUNCTION public.refuse_poisoned_job()`);
+    const args = { channel: 'hooks', body: 'poisoned job', idempotencyKey: 'k-poisoned' };
+    try {
+      const refused = errorOf(await callTool(client, 'send_notification', args));
+      expect(refused.code).toBe('INTERNAL');
+      expect(refused.message).not.toContain('job refused by the test');
+      const stored = await env.admin(
+        `SELECT count(*)::int AS n FROM notifications.notification WHERE idempotency_key = 'k-poisoned'`,
+      );
+      expect(stored.rows[0]).toEqual({ n: 0 });
+    } finally {
+      await env.admin('DROP TRIGGER refuse_poisoned_job ON notifications_queue.job');
+      await env.admin('DROP FUNCTION public.refuse_poisoned_job()');
+    }
+    // Nothing was kept under the key: the retry is a new notification, and it is delivered.
+    const sent = resultOf<{ id: string }>(await callTool(client, 'send_notification', args));
+    expect((await waitForNotification(client, sent.id, isFinal)).status).toBe('delivered');
+  });
+
   it('refuses the same key with different content as a CONFLICT', async () => {
     const client = await connect(alice.key);
     const first = {

@@ -115,10 +115,9 @@ export class NotificationStore {
     const id = randomUUID();
     const jobId = randomUUID();
     const job = await this.queue.enqueue({ jobId, notificationId: id, startAfter: notification.sendAt });
-    const client = await this.pool.connect();
-    let broken = false;
+    let results: StepResult[];
     try {
-      const [inserted, enqueued] = await runPipeline(client, [
+      results = await this.pipeline([
         {
           sql: INSERT_NOTIFICATION,
           values: [
@@ -139,23 +138,18 @@ export class NotificationStore {
         },
         job,
       ]);
-      const record = inserted?.rows[0] as NotificationRecord | undefined;
-      // pg-boss's insert skips a job whose id exists; a fresh UUID never does, so this is never reached.
-      if (!record || enqueued?.rowCount !== 1) throw new Error(`notification ${id} was stored without its job`);
-      return { record, created: true };
     } catch (error) {
-      if (!isIdempotencyConflict(error)) {
-        // Anything but Postgres's own refusal may have left the connection unusable: it is discarded.
-        broken = !(error instanceof pg.DatabaseError);
-        throw error;
-      }
-    } finally {
-      client.release(broken);
+      if (!isIdempotencyConflict(error)) throw error;
+      // The conflicting insert has committed by now (the unique check waited for it), so this sees it.
+      const earlier = await this.findByKey(notification.tenant, notification.idempotencyKey);
+      if (!earlier) throw new Error('idempotency conflict without a committed row');
+      return { record: earlier, created: false };
     }
-    // The conflicting insert has committed by now (the unique check waited for it), so this sees it.
-    const earlier = await this.findByKey(notification.tenant, notification.idempotencyKey);
-    if (!earlier) throw new Error('idempotency conflict without a committed row');
-    return { record: earlier, created: false };
+    const [inserted, enqueued] = results;
+    const record = inserted?.rows[0] as NotificationRecord | undefined;
+    // pg-boss's insert skips a job whose id exists; a fresh UUID never does, so this is never reached.
+    if (!record || enqueued?.rowCount !== 1) throw new Error(`notification ${id} was stored without its job`);
+    return { record, created: true };
   }
 
   async findByKey(tenant: string, idempotencyKey: string): Promise<NotificationRecord | undefined> {
@@ -321,7 +315,10 @@ export class NotificationStore {
     await Promise.race([this.pool.query('SELECT 1'), aborted]);
   }
 
-  /** Steps on one pooled connection, in one round trip (see @flotilla/postgres). */
+  /**
+   * Steps on one pooled connection, in one round trip (see @flotilla/postgres). A failure other than
+   * Postgres's own refusal may have left the connection unusable, so it is discarded.
+   */
   private async pipeline(steps: PipelineStep[]): Promise<StepResult[]> {
     const client = await this.pool.connect();
     let broken = false;

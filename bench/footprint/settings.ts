@@ -20,7 +20,9 @@ export interface Settings {
   readonly protocol: string;
 }
 
-const DEFAULTS = { starts: 5, calls: 10_000, concurrency: 8, idle: 3, settle: 5 };
+// settle: longer than the servers' idle memory release takes to come (MEMORY_RELEASE_IDLE_MS, 10 s, checked
+// every 5 s: 10–15 s after the last call), so the second reading is of the server at rest.
+const DEFAULTS = { starts: 5, calls: 10_000, concurrency: 8, idle: 3, settle: 17 };
 
 const USAGE = `Usage: node footprint/run.ts [--starts N] [--calls N] [--concurrency N] [--idle S] [--settle S]
                              [--servers ${SERVER_NAMES.join(',')}] [--protocol REVISION]

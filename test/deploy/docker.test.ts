@@ -46,7 +46,7 @@ describe('docker/Dockerfile', () => {
     const finalStage = dockerfile.slice(dockerfile.lastIndexOf('FROM '));
     expect(finalStage).toContain('USER 10001:10001');
     expect(finalStage).toMatch(/LABEL org\.opencontainers\.image\.title=/);
-    expect(finalStage).toContain('ENTRYPOINT ["node", "--liftoff-only", "/app/main.js"]');
+    expect(finalStage).toContain('ENTRYPOINT ["node", "--liftoff-only", "--expose-gc", "/app/main.js"]');
   });
 
   it("installs in its deps stage exactly the runtime closure the server's SBOM lists: no test kit, nothing from dev", async () => {

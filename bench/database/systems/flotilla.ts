@@ -4,7 +4,7 @@ import { looksLikeToolSuccess, mcpHeaders, toolResultOf, toolsCallBody } from '.
 import type { Row, RunningSystem, SystemContext } from './system.ts';
 
 const MAIN = fileURLToPath(new URL('../../../services/database/dist/main.js', import.meta.url));
-/** Node's flags as the image's entry point passes them (--liftoff-only: see docker/Dockerfile). */
+/** Node's flags as the image's entry point passes them (--liftoff-only --expose-gc: see docker/Dockerfile). */
 const NODE_FLAGS = imageNodeFlags(fileURLToPath(new URL('../../../docker/Dockerfile', import.meta.url)));
 // High enough never to refuse a request in a benchmark, yet every request still spends a point in Redis.
 const RATE_LIMIT_PER_MINUTE = 1_000_000_000;

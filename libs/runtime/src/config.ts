@@ -68,6 +68,7 @@ export const runtimeEnvironment = {
   TOOL_TIMEOUT_MS: positiveInt(15000),
   SHUTDOWN_DELAY_MS: z.coerce.number().int().min(0).default(5000),
   SHUTDOWN_TIMEOUT_MS: positiveInt(20000),
+  MEMORY_RELEASE_IDLE_MS: z.coerce.number().int().min(0).default(10000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 };
 

@@ -45,12 +45,18 @@ export const requestScope = new AsyncLocalStorage<{ signal: AbortSignal; protoco
 /** Counts requests in progress so shutdown can wait for them to finish. */
 export class InflightTracker {
   private active = 0;
+  private begun = 0;
   private waiters: (() => void)[] = [];
   get count(): number {
     return this.active;
   }
+  /** Requests begun since start-up. */
+  get started(): number {
+    return this.begun;
+  }
   enter(): void {
     this.active += 1;
+    this.begun += 1;
   }
   leave(): void {
     this.active -= 1;

@@ -19,6 +19,7 @@ import { createAdminApp } from './admin-app.js';
 import { CallCancellation } from './call-cancellation.js';
 import { ConfigError, loadConfig, type RuntimeConfig, type Transport } from './config.js';
 import { createHttpApp, InflightTracker } from './http-app.js';
+import { releaseMemory, releaseMemoryWhenIdle } from './memory-release.js';
 import { ToolPipeline } from './pipeline.js';
 import { buildServerCard } from './server-card.js';
 import { resourceIdentityProblems } from './startup-check.js';
@@ -166,6 +167,7 @@ export async function startService<Shape extends z.ZodRawShape, Deps>(
       scopes: pipeline.scopesSupported(),
       method: 'none',
     };
+    releaseMemory();
     const handle = serveStdio(() => buildServer(anonymous));
     logger.info({ transport: 'stdio' }, 'serving MCP over stdio');
     return {
@@ -185,6 +187,7 @@ export async function startService<Shape extends z.ZodRawShape, Deps>(
   if (options.transport === 'none') {
     let draining = false;
     const admin = createAdminApp({ metrics, isDraining: () => draining, checkReadiness });
+    releaseMemory();
     const adminServer = await listen(admin.app, config.ADMIN_PORT, config.HOST);
     const adminPort = (adminServer.address() as AddressInfo).port;
     logger.info({ adminPort }, 'serving probes and metrics only: this process has no MCP endpoint');
@@ -254,6 +257,9 @@ export async function startService<Shape extends z.ZodRawShape, Deps>(
     cancellation,
   });
   const admin = createAdminApp({ metrics, isDraining: () => draining, checkReadiness });
+  // Start-up garbage and the young generation grown while loading go back before the first request.
+  releaseMemory();
+  const stopReleasingMemory = releaseMemoryWhenIdle(inflight, config.MEMORY_RELEASE_IDLE_MS, logger);
   const mcpServer = await listen(http.app, config.PORT, config.HOST, config.REUSE_PORT);
   const adminServer = await listen(admin.app, config.ADMIN_PORT, config.HOST);
   const mcpPort = (mcpServer.address() as AddressInfo).port;
@@ -269,6 +275,7 @@ export async function startService<Shape extends z.ZodRawShape, Deps>(
   const shutdown = () => {
     stopping ??= (async () => {
       draining = true;
+      stopReleasingMemory();
       logger.info({ delayMs: config.SHUTDOWN_DELAY_MS }, 'shutting down: unready, waiting for endpoints to deregister');
       await sleep(config.SHUTDOWN_DELAY_MS);
       const closed = new Promise<void>((resolve) => mcpServer.close(() => resolve()));

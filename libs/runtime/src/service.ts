@@ -12,7 +12,6 @@ import {
 } from '@flotilla/resilience';
 import { createLoggers, createMetrics, type FleetMetrics, type Logger } from '@flotilla/telemetry';
 import { stopTracing } from '@flotilla/telemetry/tracing';
-import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import type { DestinationStream } from 'pino';
 import type { z } from 'zod';
 import { createAdminApp } from './admin-app.js';
@@ -23,6 +22,7 @@ import { releaseMemory, releaseMemoryWhenIdle } from './memory-release.js';
 import { ToolPipeline } from './pipeline.js';
 import { buildServerCard } from './server-card.js';
 import { resourceIdentityProblems } from './startup-check.js';
+import { serveStdioWithLane } from './stdio-lane.js';
 import { buildMcpServer, type PromptDefinition, type ResourceTemplateDefinition, serverIdentityOf } from './surface.js';
 import type { AnyTool } from './tool.js';
 
@@ -168,7 +168,7 @@ export async function startService<Shape extends z.ZodRawShape, Deps>(
       method: 'none',
     };
     releaseMemory();
-    const handle = serveStdio(() => buildServer(anonymous));
+    const handle = serveStdioWithLane(() => buildServer(anonymous), pipeline, anonymous);
     logger.info({ transport: 'stdio' }, 'serving MCP over stdio');
     return {
       mcpUrl: 'stdio:',

@@ -19,7 +19,7 @@ export interface ServerIdentity {
  * The 2025-era revisions the lane answers: a stateless `tools/call` of these arrives with no
  * envelope, and the SDK answers it as a one-event SSE stream, which the lane reproduces.
  */
-const LEGACY_LANE_REVISIONS: ReadonlySet<string> = new Set(['2025-11-25', '2025-06-18']);
+export const LEGACY_LANE_REVISIONS: ReadonlySet<string> = new Set(['2025-11-25', '2025-06-18']);
 
 /** A `tools/call` the lane has accepted: what the pipeline needs, and the id to answer under. */
 export interface LaneCall {
@@ -104,17 +104,39 @@ function acceptLegacyToolCall(
   version: string,
   pipeline: { offers(name: string): boolean },
 ): LaneCall | undefined {
-  const { jsonrpc, id, params } = body;
   if (
     headers['content-type'] !== 'application/json' ||
     !acceptsJson(headers.accept) ||
     headers.accept?.includes('text/event-stream') !== true ||
     headers['mcp-session-id'] !== undefined ||
     headers['mcp-method'] !== undefined ||
-    headers['mcp-name'] !== undefined ||
+    headers['mcp-name'] !== undefined
+  ) {
+    return undefined;
+  }
+  const call = plainLegacyToolCall(body, version, pipeline);
+  if (!call) return undefined;
+  const route = classifyInboundRequest({ httpMethod: 'POST', protocolVersionHeader: version, body });
+  return route.kind === 'legacy' ? call : undefined;
+}
+
+/**
+ * The body of a 2025-era `tools/call` in the plain form official clients send, which the SDK would
+ * pass to the pipeline unchanged: the JSON-RPC request members only, an integer or string id, and
+ * params of only a name the pipeline offers, an arguments object and a `_meta` object whose progress
+ * token, if any, is well-formed. Shared by the HTTP lane and the stdio lane (stdio-lane.ts).
+ */
+export function plainLegacyToolCall(
+  body: Record<string, unknown>,
+  version: string,
+  pipeline: { offers(name: string): boolean },
+): LaneCall | undefined {
+  const { jsonrpc, id, params } = body;
+  if (
+    body.method !== 'tools/call' ||
+    (typeof id !== 'string' && !Number.isSafeInteger(id)) ||
     jsonrpc !== '2.0' ||
     !hasOnlyKeys(body, REQUEST_KEYS) ||
-    (typeof id === 'number' && !Number.isSafeInteger(id)) ||
     !isPlainObject(params) ||
     !hasOnlyKeys(params, PARAMS_KEYS)
   ) {
@@ -124,8 +146,6 @@ function acceptLegacyToolCall(
   if (typeof name !== 'string' || !pipeline.offers(name)) return undefined;
   if (args !== undefined && !isPlainObject(args)) return undefined;
   if (meta !== undefined && !(isPlainObject(meta) && isProgressToken(meta.progressToken))) return undefined;
-  const route = classifyInboundRequest({ httpMethod: 'POST', protocolVersionHeader: version, body });
-  if (route.kind !== 'legacy') return undefined;
   return { id: id as string | number, era: 'legacy', protocolVersion: version, name, args, meta };
 }
 
@@ -158,12 +178,11 @@ export interface LaneAnswer {
  * JSON with `resultType` and `serverInfo`; a 2025-era result unchanged, as one SSE `message` event.
  */
 export function toolCallAnswer(call: LaneCall, outcome: CallToolOutcome, server: ServerIdentity): LaneAnswer {
-  const id = JSON.stringify(call.id);
   if (call.era === 'legacy') {
     return {
       contentType: 'text/event-stream',
       headers: SSE_HEADERS,
-      body: `event: message\ndata: {"result":${resultJson(outcome)},"jsonrpc":"2.0","id":${id}}\n\n`,
+      body: `event: message\ndata: ${legacyResponseJson(call.id, outcome)}\n\n`,
     };
   }
   const modern = { ...outcome, resultType: 'complete', _meta: { ...outcome._meta, [SERVER_INFO_META_KEY]: server } };
@@ -174,7 +193,16 @@ export function toolCallAnswer(call: LaneCall, outcome: CallToolOutcome, server:
       ? JSON.stringify(modern)
       : `{"content":${JSON.stringify(outcome.content)},"structuredContent":${structured},"resultType":"complete",` +
         `"_meta":${JSON.stringify(modern._meta)}}`;
-  return { contentType: 'application/json', headers: {}, body: `{"result":${result},"jsonrpc":"2.0","id":${id}}` };
+  return {
+    contentType: 'application/json',
+    headers: {},
+    body: `{"result":${result},"jsonrpc":"2.0","id":${JSON.stringify(call.id)}}`,
+  };
+}
+
+/** A 2025-era JSON-RPC response to a tools/call, as the SDK serialises it (its members in that order). */
+export function legacyResponseJson(id: string | number, outcome: CallToolOutcome): string {
+  return `{"result":${resultJson(outcome)},"jsonrpc":"2.0","id":${JSON.stringify(id)}}`;
 }
 
 /**

@@ -1,3 +1,4 @@
+import picomatch from 'picomatch';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_DENY_GLOBS } from './config.js';
 import { DenyList, isInside, PathRefusal, parseWorkspacePath } from './paths.js';
@@ -113,6 +114,40 @@ describe('DenyList', () => {
 
   it('denies nothing when configured with no globs', () => {
     expect(new DenyList([]).isDenied('.git/config')).toBe(false);
+  });
+
+  it("gives picomatch's own verdict for operator globs of every kind", () => {
+    const globs = [
+      '**/.git/**',
+      '**/*.pem',
+      'secrets/**',
+      'build/[ab]?.log',
+      '**/{tmp,cache}',
+      'notes(1).txt',
+      '!(x)y',
+    ];
+    const reference = picomatch(globs, { dot: true });
+    const paths = [
+      'notes(1).txt',
+      'notes1.txt',
+      'a/key.pem',
+      'key.pem',
+      'a/.key.pem',
+      'secrets',
+      'secrets/a/b',
+      'build/a1.log',
+      'build/c1.log',
+      'x/tmp',
+      'cache',
+      'zy',
+      'xy',
+      'y',
+      '.git/HEAD',
+      'docs/readme.md',
+    ];
+    const deny = new DenyList(globs);
+    for (const path of paths) expect(deny.isDeniedEntry('', path), path).toBe(reference(path));
+    expect(paths.filter((path) => reference(path)).length).toBeGreaterThan(5);
   });
 });
 

@@ -95,8 +95,13 @@ export class DenyList {
   private readonly matches: (path: string) => boolean;
 
   constructor(readonly globs: readonly string[]) {
-    const matcher = globs.length > 0 ? picomatch([...globs], { dot: true }) : () => false;
-    this.matches = (path) => path !== '' && matcher(path);
+    // picomatch's own matcher for a list tests each glob in turn and builds a result object per test;
+    // a listing asks once per entry (a fifth of a 1,000-entry list_directory's CPU). The same verdict,
+    // as picomatch gives it: the path equals a glob as written, or one of the globs' regexes matches.
+    const literal = new Set(globs);
+    const sources = globs.map((glob) => `(?:${picomatch.makeRe(glob, { dot: true }).source})`);
+    const anyGlob = new RegExp(sources.join('|'));
+    this.matches = (path) => path !== '' && globs.length > 0 && (literal.has(path) || anyGlob.test(path));
   }
 
   isDenied(relative: string): boolean {

@@ -68,7 +68,12 @@ export const runtimeEnvironment = {
   TOOL_TIMEOUT_MS: positiveInt(15000),
   SHUTDOWN_DELAY_MS: z.coerce.number().int().min(0).default(5000),
   SHUTDOWN_TIMEOUT_MS: positiveInt(20000),
-  MEMORY_RELEASE_IDLE_MS: z.coerce.number().int().min(0).default(10000),
+  // A shorter quiet spell would run a full GC in the gaps between a trickle of calls.
+  MEMORY_RELEASE_IDLE_MS: z.coerce
+    .number()
+    .int()
+    .refine((ms) => ms === 0 || ms >= 1000, 'MEMORY_RELEASE_IDLE_MS must be 0 (off) or at least 1000 ms')
+    .default(10000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 };
 

@@ -298,6 +298,14 @@ describe('the tool pipeline', () => {
     await client.close();
   });
 
+  it('refuses to start with an idle memory release shorter than a second, and starts with it off', async () => {
+    await expect(start({ MEMORY_RELEASE_IDLE_MS: '500' })).rejects.toThrow(
+      /MEMORY_RELEASE_IDLE_MS must be 0 \(off\) or at least 1000 ms/,
+    );
+    const off = await start({ MEMORY_RELEASE_IDLE_MS: '0' });
+    expect(off.config.MEMORY_RELEASE_IDLE_MS).toBe(0);
+  });
+
   it('answers an unknown tool with a JSON-RPC error', async () => {
     const client = await connectMcpClient(service.mcpUrl, { token: readerKey.key });
     await expect(client.callTool({ name: 'no_such_tool', arguments: {} })).rejects.toThrow(/Unknown tool/);

@@ -11,9 +11,10 @@ type ExposedGc = (options: { type: 'major'; execution: 'sync'; flavor: 'last-res
 /**
  * Returns to the kernel the memory V8 holds but does not use. Loading a server's modules grows the
  * young generation to its 16 MB semi-spaces and leaves start-up garbage in the old one; serving
- * grows them again. V8 keeps that memory for the next allocation, so an idle server showed 120–140
- * MB of RSS and 190–270 MB after a burst of calls (bench/footprint), where a memory-reducing GC brings it to about 95 MB
- * and 115–130 MB. A no-op (false) when Node.js was started without `--expose-gc`; the image's entry point passes it.
+ * grows them again. V8 keeps that memory for the next allocation: an idle server held 120–140 MB of
+ * RSS and 190–270 MB after a burst of calls (bench/footprint), where a memory-reducing GC brings it
+ * to about 95–105 MB and 120–140 MB. A no-op (false) when Node.js was started without
+ * `--expose-gc`; the image's entry point passes it.
  */
 export function releaseMemory(): boolean {
   const gc = (globalThis as { gc?: ExposedGc }).gc;

@@ -160,6 +160,9 @@ export async function startService<Shape extends z.ZodRawShape, Deps>(
     redis?.disconnect();
   };
 
+  // Start-up garbage and the young generation grown while loading go back before the first request.
+  releaseMemory();
+
   if (options.transport === 'stdio') {
     const anonymous: Principal = {
       subject: 'stdio',
@@ -167,7 +170,6 @@ export async function startService<Shape extends z.ZodRawShape, Deps>(
       scopes: pipeline.scopesSupported(),
       method: 'none',
     };
-    releaseMemory();
     const handle = serveStdioWithLane(() => buildServer(anonymous), pipeline, anonymous);
     logger.info({ transport: 'stdio' }, 'serving MCP over stdio');
     return {
@@ -187,7 +189,6 @@ export async function startService<Shape extends z.ZodRawShape, Deps>(
   if (options.transport === 'none') {
     let draining = false;
     const admin = createAdminApp({ metrics, isDraining: () => draining, checkReadiness });
-    releaseMemory();
     const adminServer = await listen(admin.app, config.ADMIN_PORT, config.HOST);
     const adminPort = (adminServer.address() as AddressInfo).port;
     logger.info({ adminPort }, 'serving probes and metrics only: this process has no MCP endpoint');
@@ -257,8 +258,6 @@ export async function startService<Shape extends z.ZodRawShape, Deps>(
     cancellation,
   });
   const admin = createAdminApp({ metrics, isDraining: () => draining, checkReadiness });
-  // Start-up garbage and the young generation grown while loading go back before the first request.
-  releaseMemory();
   const stopReleasingMemory = releaseMemoryWhenIdle(inflight, config.MEMORY_RELEASE_IDLE_MS, logger);
   const mcpServer = await listen(http.app, config.PORT, config.HOST, config.REUSE_PORT);
   const adminServer = await listen(admin.app, config.ADMIN_PORT, config.HOST);

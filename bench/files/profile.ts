@@ -1,5 +1,6 @@
 /**
- * `node files/profile.ts`: where each server's time goes on read_file of the 4 KiB document. Each
+ * `node files/profile.ts`: where each server's time goes on read_file of the 4 KiB document (or, with
+ * `--operation list_directory`, on a listing of the 1,000 entries). Each
  * server runs with a V8 CPU profile; after a warm-up, N calls are made and only the samples taken
  * during those calls are summarised (start-up, warm-up and shutdown are cut out), as µs per call by
  * cost group (zod, SDK, span/telemetry, cockatiel, fs, JSON, GC, …) and by function. Prints the
@@ -63,7 +64,8 @@ function formatSummary(
       String(summary?.idleUsPerCall ?? ''),
     ];
   });
-  return `# read_file 4 KiB, where the time goes
+  const what = settings.operation === 'read_file' ? 'read_file 4 KiB' : 'list_directory of 1,000 entries';
+  return `# ${what}, where the time goes
 
 ${settings.calls} calls per system, ${settings.concurrency} in flight, after ${settings.warmupCalls} warm-up calls; sampled every
 ${settings.intervalUs} µs, only inside the measured calls. Profiling slows a server down (by about a quarter here), and
@@ -108,7 +110,8 @@ async function main(): Promise<void> {
   requireBuild();
   exitOnSignals();
   const startedAt = new Date().toISOString();
-  const profileDir = `${RESULTS_DIR}profiles/files-read-${startedAt.replace(/[:.]/g, '-')}`;
+  const kind = settings.operation === 'read_file' ? 'read' : 'list';
+  const profileDir = `${RESULTS_DIR}profiles/files-${kind}-${startedAt.replace(/[:.]/g, '-')}`;
   const dataset = await createDataset();
   const windows = new Map<SystemName, Window>();
   try {
@@ -123,7 +126,9 @@ async function main(): Promise<void> {
       },
       async (systems) => {
         for (const system of systems) {
-          const probe = system.read(dataset.document);
+          // The reference answers list_directory with its own tool of that name (the first listing).
+          const probe = settings.operation === 'read_file' ? system.read(dataset.document) : system.listings[0];
+          if (!probe) throw new Error(`${system.name} has no list_directory`);
           await probe.check();
           log(`${system.name}: warming up, then ${settings.calls} profiled calls`);
           await warmUp(probe, settings.warmupCalls);

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { nonNegativeInt, positiveInt } from '../shared/cli.ts';
-import { type Negotiation, SYSTEM_NAMES, type SystemName } from './systems/system.ts';
+import { type Negotiation, type Operation, SYSTEM_NAMES, type SystemName } from './systems/system.ts';
 
 export interface FilesSettings {
   /** Rounds of every measurement; each figure reported is the median over them. */
@@ -36,7 +36,9 @@ export interface CurvesSettings {
 }
 
 export interface ProfileSettings {
-  /** read_file calls of the 4 KiB document per system inside the profiled window. */
+  /** What is profiled: read_file of the 4 KiB document, or list_directory of the 1,000 entries. */
+  readonly operation: Operation;
+  /** Calls per system inside the profiled window. */
   readonly calls: number;
   readonly concurrency: number;
   /** The profiler's sampling interval, µs. */
@@ -101,10 +103,12 @@ read_file throughput and p99 against calls in flight (4 KiB) and against file si
 ${COMMON_USAGE}
 Default systems: ${CURVES_DEFAULTS.systems.join(',')}.`;
 
-const PROFILE_USAGE = `Usage: node files/profile.ts [--calls N] [--concurrency N] [--interval US] [--warmup N]
-                             [--systems a,b] [--negotiation legacy|auto]
-A V8 CPU profile of each server over N read_file calls of the 4 KiB document, summarised from the samples
-inside the measured calls only: µs per call by cost group and the top functions by self time.
+const PROFILE_USAGE = `Usage: node files/profile.ts [--operation read_file|list_directory] [--calls N] [--concurrency N]
+                             [--interval US] [--warmup N] [--systems a,b] [--negotiation legacy|auto]
+A V8 CPU profile of each server over N calls (read_file of the 4 KiB document, or list_directory of the
+1,000 entries), summarised from the samples inside the measured calls only: µs per call by cost group and
+the top functions by self time.
+  --operation OP    read_file or list_directory (read_file; the reference answers with its list_directory)
   --calls N         profiled calls per system (${PROFILE_DEFAULTS.calls})
   --concurrency N   calls in flight (${PROFILE_DEFAULTS.concurrency})
   --interval US     sampling interval in µs (${PROFILE_DEFAULTS.intervalUs}; V8's default is 1000)
@@ -218,6 +222,7 @@ export function readProfileSettings(argv: string[] = process.argv.slice(2)): Pro
   const { values } = parseArgs({
     args: argv,
     options: {
+      operation: { type: 'string' },
       calls: { type: 'string' },
       concurrency: { type: 'string' },
       interval: { type: 'string' },
@@ -230,7 +235,11 @@ export function readProfileSettings(argv: string[] = process.argv.slice(2)): Pro
   helped(values.help, PROFILE_USAGE);
   const count = (name: string, raw: string | undefined, fallback: number) =>
     positiveInt(name, raw, fallback, PROFILE_USAGE);
+  const operation = values.operation ?? 'read_file';
+  if (operation !== 'read_file' && operation !== 'list_directory')
+    throw new Error(`--operation: read_file or list_directory, not ${operation}\n${PROFILE_USAGE}`);
   return {
+    operation,
     calls: count('calls', values.calls, PROFILE_DEFAULTS.calls),
     concurrency: count('concurrency', values.concurrency, PROFILE_DEFAULTS.concurrency),
     intervalUs: count('interval', values.interval, PROFILE_DEFAULTS.intervalUs),

@@ -149,6 +149,35 @@ describe('DenyList', () => {
     for (const path of paths) expect(deny.isDeniedEntry('', path), path).toBe(reference(path));
     expect(paths.filter((path) => reference(path)).length).toBeGreaterThan(5);
   });
+
+  it("keeps picomatch's verdict when every glob has a plain segment to screen by", () => {
+    // Globs of only wildcards and plain segments: the deny list rules paths out by substring first.
+    const globs = ['**/.git/**', '**/.env', 'secrets/**', 'a/*/node_modules/**', '*/cache'];
+    const reference = picomatch(globs, { dot: true });
+    const paths = [
+      '.git',
+      '.git/HEAD',
+      'x/.git',
+      'my.git/x',
+      '.gitignore',
+      '.env',
+      'x.env',
+      '.envrc',
+      'b/.env',
+      'secrets',
+      'secrets/key',
+      'notsecrets/key',
+      'a/b/node_modules/x',
+      'a/node_modules/x',
+      'x/cache',
+      'cache',
+      'x/y/cache',
+      'docs/readme.md',
+    ];
+    const deny = new DenyList(globs);
+    for (const path of paths) expect(deny.isDeniedEntry('', path), path).toBe(reference(path));
+    expect(paths.filter((path) => reference(path)).length).toBeGreaterThan(6);
+  });
 });
 
 describe('isInside', () => {

@@ -149,7 +149,8 @@ const PLAIN_SEGMENT = /^[^*?[\]{}()!+@|\\]+$/;
  */
 function requiredText(glob: string): string | undefined {
   const segments = glob.split('/');
-  if (!segments.every((segment) => segment === '*' || segment === '**' || PLAIN_SEGMENT.test(segment))) return undefined;
+  if (!segments.every((segment) => segment === '*' || segment === '**' || PLAIN_SEGMENT.test(segment)))
+    return undefined;
   const plain = segments.filter((segment) => segment !== '*' && segment !== '**');
   return plain.sort((a, b) => b.length - a.length)[0];
 }

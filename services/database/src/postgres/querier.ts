@@ -4,7 +4,7 @@ import { ToolError } from '@flotilla/runtime';
 import pg from 'pg';
 import { toToolError } from './errors.js';
 import { type BoundedRows, pipelinedRead, type ReadSettings } from './pipelined-read.js';
-import { toJsonValue, uniqueColumnNames } from './values.js';
+import { jsonBytesAtMost, toJsonValue, uniqueColumnNames } from './values.js';
 
 export interface QuerierSettings {
   statementTimeoutMs: number;
@@ -219,7 +219,7 @@ export class Querier {
     });
     // Measured once as a whole; only an answer past the byte cap is measured row by row to find where to cut.
     let rows = records;
-    if (Buffer.byteLength(JSON.stringify(records)) > request.maxBytes) {
+    if (jsonBytesAtMost(records) > request.maxBytes && Buffer.byteLength(JSON.stringify(records)) > request.maxBytes) {
       rows = [];
       let bytes = 0;
       for (const record of records) {

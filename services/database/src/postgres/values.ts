@@ -10,6 +10,29 @@ export function toJsonValue(value: unknown): unknown {
   return value;
 }
 
+/**
+ * At least the UTF-8 size of `JSON.stringify(records)`, without serialising them: the rows are
+ * serialised once, for the answer, unless this says they may not fit the byte cap. Each UTF-16 code
+ * unit of a key or a string takes at most 6 bytes (`\uXXXX`), a number at most 25 characters
+ * (`-0.0000012345678901234567`); an array or object (json, jsonb, array columns) makes it
+ * Infinity, so that answer is measured exactly.
+ */
+export function jsonBytesAtMost(records: readonly Record<string, unknown>[]): number {
+  let bytes = 2; // the brackets
+  for (const record of records) {
+    bytes += 3; // the braces and a comma
+    for (const key in record) {
+      const value = record[key];
+      bytes += 6 * key.length + 4; // the key's quotes, the colon and a comma
+      if (typeof value === 'string') bytes += 6 * value.length + 2;
+      else if (typeof value === 'number') bytes += 25;
+      else if (value === null || typeof value === 'boolean') bytes += 5;
+      else return Number.POSITIVE_INFINITY;
+    }
+  }
+  return bytes;
+}
+
 /** Result columns may repeat a name (`select 1 as a, 2 as a`); suffixes keep every value addressable. */
 export function uniqueColumnNames(names: readonly string[]): string[] {
   const seen = new Map<string, number>();

@@ -2,13 +2,11 @@ import { runPipeline } from '@flotilla/postgres';
 import type pg from 'pg';
 import { READ_TYPES } from './values.js';
 
-/** What a read's transaction is opened with: `set_config` values, all transaction-local. */
-export interface ReadSettings {
+/** The session defaults every read relies on: the same for every read of this server. */
+export interface SessionSettings {
   statementTimeoutMs: number;
   /** Already a quoted, comma-separated list of schemas. */
   searchPath: string;
-  /** The verified tenant, set only when row-level security needs it. */
-  tenant?: string;
 }
 
 export interface BoundedRows {
@@ -20,39 +18,56 @@ export interface BoundedRows {
 
 const BEGIN = 'BEGIN READ ONLY';
 const ROLLBACK = 'ROLLBACK';
-const SETTINGS =
-  "SELECT set_config('statement_timeout', $1, true), set_config('idle_in_transaction_session_timeout', $2, true), " +
-  "set_config('search_path', $3, true)";
-const SETTINGS_WITH_TENANT = `${SETTINGS}, set_config('flotilla.tenant', $4, true)`;
+const TENANT = "SELECT set_config('flotilla.tenant', $1, true)";
+
+/** The SET each connection ran, by connection: a pooled client is the same connection each time. */
+const configured = new WeakMap<object, string>();
 
 /**
- * One agent read in one round trip (a pipeline, @flotilla/postgres): BEGIN READ ONLY, the
- * transaction's settings, the statement with Execute limited to `limit` rows, and ROLLBACK, each
- * prepared once per connection. Postgres never sends a row past the limit. A statement that fails
- * stops the pipeline before its ROLLBACK: the caller must then roll back (the transaction is left
- * aborted).
+ * The statement timeout, the idle-in-transaction timeout and the search path, set for the session
+ * the first time a connection serves a read, instead of transaction-locally in every read (one
+ * statement fewer per read). Nothing can leak to the next borrower: every read of this server
+ * sets the same values, the read-only guard refuses SET and set_config in an agent's SQL, and
+ * a setting changed inside a transaction is undone by the ROLLBACK that ends every read.
+ */
+async function configureSession(client: pg.PoolClient, settings: SessionSettings): Promise<void> {
+  const key = (client as { connection?: object }).connection ?? client;
+  const sql =
+    `SET statement_timeout = ${settings.statementTimeoutMs}; ` +
+    `SET idle_in_transaction_session_timeout = ${settings.statementTimeoutMs * 2}; ` +
+    `SET search_path = ${settings.searchPath}`;
+  if (configured.get(key) === sql) return;
+  await client.query(sql);
+  configured.set(key, sql);
+}
+
+/**
+ * One agent read in one round trip (a pipeline, @flotilla/postgres): BEGIN READ ONLY, the verified
+ * tenant where row-level security reads it, the statement with Execute limited to `limit` rows, and
+ * ROLLBACK, each prepared once per connection, on a connection whose session defaults are set
+ * (`configureSession`). Postgres never sends a row past the limit. A statement that fails stops
+ * the pipeline before its ROLLBACK: the caller must then roll back (the transaction is left aborted).
  */
 export async function pipelinedRead(
   client: pg.PoolClient,
-  settings: ReadSettings,
+  session: SessionSettings,
+  tenant: string | undefined,
   statement: { sql: string; params: readonly unknown[]; limit: number },
 ): Promise<BoundedRows> {
-  const timeout = String(settings.statementTimeoutMs);
-  const idleTimeout = String(settings.statementTimeoutMs * 2);
+  await configureSession(client, session);
   const results = await runPipeline(
     client,
     [
       { sql: BEGIN },
-      settings.tenant === undefined
-        ? { sql: SETTINGS, values: [timeout, idleTimeout, settings.searchPath] }
-        : { sql: SETTINGS_WITH_TENANT, values: [timeout, idleTimeout, settings.searchPath, settings.tenant] },
+      ...(tenant === undefined ? [] : [{ sql: TENANT, values: [tenant] }]),
       { sql: statement.sql, values: statement.params, returnsRows: true, limit: statement.limit },
       { sql: ROLLBACK },
     ],
     // Only the agent's statement is described, so only its rows are decoded, with the read's parsers.
     { rowMode: 'array', types: READ_TYPES, valueMapper: asText },
   );
-  const read = results[STATEMENT_STEP];
+  // The agent's statement follows BEGIN (and the tenant).
+  const read = results[tenant === undefined ? 1 : 2];
   return { fields: read?.fields ?? [], rows: (read?.rows ?? []) as unknown[][], more: read?.more ?? false };
 }
 
@@ -60,6 +75,3 @@ export async function pipelinedRead(
 function asText(value: unknown): unknown {
   return value === null || value === undefined ? null : String(value);
 }
-
-/** The agent's statement follows BEGIN and the settings. */
-const STATEMENT_STEP = 2;

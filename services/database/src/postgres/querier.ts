@@ -3,7 +3,7 @@ import { type DependencyPolicy, isBrokenCircuit, isTransientPostgresError } from
 import { ToolError } from '@flotilla/runtime';
 import pg from 'pg';
 import { toToolError } from './errors.js';
-import { type BoundedRows, pipelinedRead, type ReadSettings } from './pipelined-read.js';
+import { type BoundedRows, pipelinedRead, type SessionSettings } from './pipelined-read.js';
 import { jsonBytesAtMost, toJsonValue, uniqueColumnNames } from './values.js';
 
 export interface QuerierSettings {
@@ -42,14 +42,17 @@ export interface WriteSession {
 
 /**
  * Layer 2 of read-only enforcement, and the only way tools reach Postgres: every call runs in
- * `BEGIN READ ONLY` with `SET LOCAL` timeouts and (with RLS) the verified tenant, is rolled back
- * afterwards, and is cancelled on the server when the request's signal aborts. Structured writes
- * get the same transaction opened `READ WRITE`, committed only when they succeed.
+ * `BEGIN READ ONLY` under the server's timeouts (`SET LOCAL`, or for `select` the connection's
+ * session settings) and (with RLS) the verified tenant, is rolled back afterwards, and is cancelled
+ * on the server when the request's signal aborts. Structured writes get the same transaction
+ * opened `READ WRITE`, committed only when they succeed.
  */
 export class Querier {
   private readonly typeNames = new Map<number, string>();
   /** The allowed schemas as quoted identifiers, the search path of every transaction. */
   private readonly searchPath: string;
+  /** What `select` sets once per connection (see pipelined-read.ts). */
+  private readonly sessionSettings: SessionSettings;
 
   constructor(
     private readonly pool: pg.Pool,
@@ -57,6 +60,7 @@ export class Querier {
     private readonly settings: QuerierSettings,
   ) {
     this.searchPath = settings.allowedSchemas.map((schema) => pg.escapeIdentifier(schema)).join(', ');
+    this.sessionSettings = { statementTimeoutMs: settings.statementTimeoutMs, searchPath: this.searchPath };
   }
 
   /** Runs `work` in a read-only transaction that is always rolled back. */
@@ -88,16 +92,18 @@ export class Querier {
     return this.withClient(signal, async (client) => {
       const started = performance.now();
       const statement = { sql: request.sql, params: request.params, limit: request.maxRows + 1 };
-      const settings = this.readSettings(principal);
+      const session = this.sessionSettings;
+      // The tenant only where row-level security reads it.
+      const tenant = this.settings.tenantMode === 'rls' ? principal.tenant : undefined;
       let result: BoundedRows;
       try {
-        result = await pipelinedRead(client, settings, statement);
+        result = await pipelinedRead(client, session, tenant, statement);
       } catch (error) {
         // A table whose columns changed since the statement was prepared: the failed statement has
         // been forgotten, so once rolled back the same read prepares it afresh.
         if (!isChangedResultType(error)) throw error;
         await client.query('ROLLBACK');
-        result = await pipelinedRead(client, settings, statement);
+        result = await pipelinedRead(client, session, tenant, statement);
       }
       return this.toRowsResult(client, request, result, started);
     });
@@ -183,15 +189,6 @@ export class Querier {
       statements.push(`SELECT set_config('flotilla.tenant', ${pg.escapeLiteral(principal.tenant)}, true)`);
     }
     return statements.join('; ');
-  }
-
-  /** What `select` sets with `set_config`; the tenant only where row-level security reads it. */
-  private readSettings(principal: Principal): ReadSettings {
-    return {
-      statementTimeoutMs: this.settings.statementTimeoutMs,
-      searchPath: this.searchPath,
-      ...(this.settings.tenantMode === 'rls' ? { tenant: principal.tenant } : {}),
-    };
   }
 
   private session(client: pg.PoolClient): ReadSession {

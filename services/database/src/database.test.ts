@@ -167,6 +167,23 @@ describe('query', () => {
     expect(Date.now() - started).toBeLessThan(5000);
   });
 
+  it("runs every read under the server's timeouts and search path, on every pooled connection", async () => {
+    // More reads at once than the pool has connections (10), so fresh and reused connections both answer.
+    const sql =
+      "SELECT current_setting('statement_timeout') AS statement_timeout, " +
+      "current_setting('idle_in_transaction_session_timeout') AS idle, current_setting('search_path') AS path, " +
+      "current_setting('transaction_read_only') AS read_only, pg_backend_pid() AS pid, pg_sleep(0.05)::text AS slept";
+    const outcomes = await Promise.all(Array.from({ length: 24 }, () => call(client, 'query', { sql })));
+    const rows = outcomes.map(
+      (outcome) =>
+        (outcome.structuredContent as { rows: Record<string, unknown>[] }).rows[0] as Record<string, unknown>,
+    );
+    for (const row of rows) {
+      expect(row).toMatchObject({ statement_timeout: '1s', idle: '2s', path: 'public', read_only: 'on' });
+    }
+    expect(new Set(rows.map((row) => row.pid)).size).toBeGreaterThan(1);
+  });
+
   it('caps a huge result by rows and by bytes, saying it truncated', async () => {
     const byDefault = (await call(client, 'query', { sql: 'SELECT g FROM generate_series(1, 100000) AS g' }))
       .structuredContent as { rowCount: number; truncated: boolean };

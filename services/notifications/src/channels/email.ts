@@ -1,5 +1,7 @@
+import { createRequire } from 'node:module';
 import { ToolError } from '@flotilla/runtime';
-import { createTransport, type NodemailerError } from 'nodemailer';
+import type * as Nodemailer from 'nodemailer';
+import type { NodemailerError } from 'nodemailer';
 import { type Channel, type ChannelSummary, DeliveryError, type OutgoingNotification } from './channel.js';
 import type { EmailChannelConfig } from './channels-file.js';
 
@@ -7,6 +9,17 @@ import type { EmailChannelConfig } from './channels-file.js';
 const ADDRESS = /^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@([A-Za-z0-9.-]{1,253})$/;
 
 const UNREACHABLE = new Set(['ECONNECTION', 'ETIMEDOUT', 'ESOCKET', 'EDNS', 'ETLS', 'EPROTOCOL']);
+
+/**
+ * nodemailer holds about 5 MB of heap once loaded, and most deployments configure no e-mail
+ * channel: it is loaded when the first e-mail channel is built, not at start-up.
+ */
+const requireAtFirstUse = createRequire(import.meta.url);
+let nodemailer: typeof Nodemailer | undefined;
+function loadNodemailer(): typeof Nodemailer {
+  nodemailer ??= requireAtFirstUse('nodemailer') as typeof Nodemailer;
+  return nodemailer;
+}
 
 /** SMTP through nodemailer, to recipients in the operator's allowed domains only. */
 export class EmailChannel implements Channel {
@@ -25,7 +38,7 @@ export class EmailChannel implements Channel {
       broadcast: config.broadcast,
     };
     this.rateLimitPerMinute = config.rateLimitPerMinute;
-    this.transport = createTransport({
+    this.transport = loadNodemailer().createTransport({
       url: config.smtpUrl,
       connectionTimeout: timeoutMs,
       greetingTimeout: timeoutMs,

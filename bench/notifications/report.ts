@@ -23,8 +23,44 @@ export interface Summary {
   /** Flotilla's accepts/s over the floor's, at the same concurrency. */
   readonly flotillaToFloor: number | undefined;
   readonly targets: readonly Target[];
+  /** What the targets cost in CPU, from the figures measured at the headline concurrency. */
+  readonly cpuBound: CpuBound | undefined;
   /** Everything that makes the figures describe a failure; the run exits 1 when any. */
   readonly problems: readonly string[];
+}
+
+/**
+ * Whether this machine has the CPU for both targets at once: the accepts at the target rate take
+ * server + Postgres + load generator CPU per accept (as measured under load), each delivery takes
+ * server + Postgres CPU per delivery while draining (delivering alone) plus the receiver's.
+ */
+export interface CpuBound {
+  readonly cores: number;
+  readonly msPerAccept: number;
+  readonly msPerDelivery: number;
+  /** Cores that TARGETS.acceptsPerSecond accepts/s and TARGETS.deliveriesPerSecond deliveries/s need together. */
+  readonly coresForTargets: number;
+  /** Deliveries/s the cores left over by TARGETS.acceptsPerSecond accepts/s could make. */
+  readonly deliveriesBesideTargetAccepts: number;
+}
+
+function cpuBoundOf(step: FlotillaStep | undefined, cores: number): CpuBound | undefined {
+  if (!step) return undefined;
+  const accept = step.cpuMsPerAccept;
+  const drain = step.cpuMsPerDeliveryDraining;
+  const receiver = step.cpuMsPerNotification.receiver;
+  if (accept.server === undefined || accept.postgres === undefined) return undefined;
+  if (drain.server === undefined || drain.postgres === undefined || receiver === undefined) return undefined;
+  const msPerAccept = accept.server + accept.postgres + accept.loadGenerator;
+  const msPerDelivery = drain.server + drain.postgres + receiver;
+  const acceptCores = (TARGETS.acceptsPerSecond * msPerAccept) / 1000;
+  return {
+    cores,
+    msPerAccept,
+    msPerDelivery,
+    coresForTargets: acceptCores + (TARGETS.deliveriesPerSecond * msPerDelivery) / 1000,
+    deliveriesBesideTargetAccepts: Math.max(0, Math.floor(((cores - acceptCores) * 1000) / msPerDelivery)),
+  };
 }
 
 export interface BenchReport {
@@ -52,7 +88,12 @@ export interface BenchReport {
 const ratio = (a: number | undefined, b: number | undefined) =>
   a !== undefined && b ? Math.round((a / b) * 1000) / 1000 : undefined;
 
-export function summarize(settings: Settings, flotilla: readonly FlotillaStep[], floor: readonly FloorStep[]): Summary {
+export function summarize(
+  settings: Settings,
+  flotilla: readonly FlotillaStep[],
+  floor: readonly FloorStep[],
+  cores: number,
+): Summary {
   const main = flotilla.find((step) => step.concurrency === settings.connections);
   const floorMain = floor.find((step) => step.concurrency === settings.connections);
   const accepts = main?.load.requestsPerSecond;
@@ -97,6 +138,7 @@ export function summarize(settings: Settings, flotilla: readonly FlotillaStep[],
       target('verified deliveries/s', TARGETS.deliveriesPerSecond, deliveries),
       target('Flotilla / floor accepts', TARGETS.flotillaToFloor, flotillaToFloor),
     ],
+    cpuBound: cpuBoundOf(main, cores),
     problems,
   };
 }
@@ -239,8 +281,18 @@ function summaryLines(report: BenchReport): string[] {
       (target) =>
         `target ${target.what} ≥ ${target.target}: measured ${target.measured ?? 'n/a'} (${target.met ? 'met' : 'not met'})`,
     ),
+    ...(summary.cpuBound ? [cpuBoundLine(summary.cpuBound)] : []),
     ...summary.problems.map((problem) => `PROBLEM: ${problem}`),
   ];
+}
+
+function cpuBoundLine(bound: CpuBound): string {
+  return (
+    `CPU bound: ${TARGETS.acceptsPerSecond} accepts/s at ${cpu(bound.msPerAccept)} ms each (server + Postgres + load ` +
+    `generator) and ${TARGETS.deliveriesPerSecond} deliveries/s at ${cpu(bound.msPerDelivery)} ms each (server + ` +
+    `Postgres while draining, + receiver) need ${fixed(bound.coresForTargets)} cores of this machine's ${bound.cores}; ` +
+    `beside ${TARGETS.acceptsPerSecond} accepts/s its cores leave CPU for at most ${bound.deliveriesBesideTargetAccepts} deliveries/s`
+  );
 }
 
 /** The tables for the terminal. */

@@ -6,7 +6,7 @@
  * results/notifications-curves.svg. Settings: settings.ts or `node notifications/run.ts --help`.
  */
 import { existsSync } from 'node:fs';
-import { loadavg } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startPostgres } from '@flotilla/testkit';
@@ -163,7 +163,7 @@ async function main(): Promise<void> {
         flotilla: runs.flotilla,
         floor: runs.floor,
         finalStates: finalStates.rows,
-        summary: summarize(settings, runs.flotilla, runs.floor),
+        summary: summarize(settings, runs.flotilla, runs.floor, cpus().length),
       };
       process.stdout.write(`\n${formatText(report)}\n\n`);
       const files = await writeResults(RESULTS_DIR, 'notifications', startedAt, report, formatMarkdown(report));

@@ -9,6 +9,15 @@ export interface SessionSettings {
   searchPath: string;
 }
 
+/** The statement that sets them, built once per server rather than per read. */
+export function sessionSetup(settings: SessionSettings): string {
+  return (
+    `SET statement_timeout = ${settings.statementTimeoutMs}; ` +
+    `SET idle_in_transaction_session_timeout = ${settings.statementTimeoutMs * 2}; ` +
+    `SET search_path = ${settings.searchPath}`
+  );
+}
+
 export interface BoundedRows {
   fields: pg.FieldDef[];
   rows: unknown[][];
@@ -30,15 +39,11 @@ const configured = new WeakMap<object, string>();
  * sets the same values, the read-only guard refuses SET and set_config in an agent's SQL, and
  * a setting changed inside a transaction is undone by the ROLLBACK that ends every read.
  */
-async function configureSession(client: pg.PoolClient, settings: SessionSettings): Promise<void> {
+async function configureSession(client: pg.PoolClient, setup: string): Promise<void> {
   const key = (client as { connection?: object }).connection ?? client;
-  const sql =
-    `SET statement_timeout = ${settings.statementTimeoutMs}; ` +
-    `SET idle_in_transaction_session_timeout = ${settings.statementTimeoutMs * 2}; ` +
-    `SET search_path = ${settings.searchPath}`;
-  if (configured.get(key) === sql) return;
-  await client.query(sql);
-  configured.set(key, sql);
+  if (configured.get(key) === setup) return;
+  await client.query(setup);
+  configured.set(key, setup);
 }
 
 /**
@@ -50,11 +55,12 @@ async function configureSession(client: pg.PoolClient, settings: SessionSettings
  */
 export async function pipelinedRead(
   client: pg.PoolClient,
-  session: SessionSettings,
+  /** `sessionSetup` of the server's settings. */
+  setup: string,
   tenant: string | undefined,
   statement: { sql: string; params: readonly unknown[]; limit: number },
 ): Promise<BoundedRows> {
-  await configureSession(client, session);
+  await configureSession(client, setup);
   const results = await runPipeline(
     client,
     [

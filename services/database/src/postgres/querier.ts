@@ -3,7 +3,7 @@ import { type DependencyPolicy, isBrokenCircuit, isTransientPostgresError } from
 import { ToolError } from '@flotilla/runtime';
 import pg from 'pg';
 import { toToolError } from './errors.js';
-import { type BoundedRows, pipelinedRead, type SessionSettings } from './pipelined-read.js';
+import { type BoundedRows, pipelinedRead, sessionSetup } from './pipelined-read.js';
 import { jsonBytesAtMost, toJsonValue, uniqueColumnNames } from './values.js';
 
 export interface QuerierSettings {
@@ -52,7 +52,7 @@ export class Querier {
   /** The allowed schemas as quoted identifiers, the search path of every transaction. */
   private readonly searchPath: string;
   /** What `select` sets once per connection (see pipelined-read.ts). */
-  private readonly sessionSettings: SessionSettings;
+  private readonly sessionSetup: string;
 
   constructor(
     private readonly pool: pg.Pool,
@@ -60,7 +60,7 @@ export class Querier {
     private readonly settings: QuerierSettings,
   ) {
     this.searchPath = settings.allowedSchemas.map((schema) => pg.escapeIdentifier(schema)).join(', ');
-    this.sessionSettings = { statementTimeoutMs: settings.statementTimeoutMs, searchPath: this.searchPath };
+    this.sessionSetup = sessionSetup({ statementTimeoutMs: settings.statementTimeoutMs, searchPath: this.searchPath });
   }
 
   /** Runs `work` in a read-only transaction that is always rolled back. */
@@ -92,18 +92,18 @@ export class Querier {
     return this.withClient(signal, async (client) => {
       const started = performance.now();
       const statement = { sql: request.sql, params: request.params, limit: request.maxRows + 1 };
-      const session = this.sessionSettings;
+      const setup = this.sessionSetup;
       // The tenant only where row-level security reads it.
       const tenant = this.settings.tenantMode === 'rls' ? principal.tenant : undefined;
       let result: BoundedRows;
       try {
-        result = await pipelinedRead(client, session, tenant, statement);
+        result = await pipelinedRead(client, setup, tenant, statement);
       } catch (error) {
         // A table whose columns changed since the statement was prepared: the failed statement has
         // been forgotten, so once rolled back the same read prepares it afresh.
         if (!isChangedResultType(error)) throw error;
         await client.query('ROLLBACK');
-        result = await pipelinedRead(client, session, tenant, statement);
+        result = await pipelinedRead(client, setup, tenant, statement);
       }
       return this.toRowsResult(client, request, result, started);
     });

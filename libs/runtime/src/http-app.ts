@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import {
   type Authenticator,
   bearerChallenge,
@@ -10,7 +11,7 @@ import { type RateLimiter, RateLimitStoreUnavailableError } from '@flotilla/resi
 import type { FleetMetrics, Logger } from '@flotilla/telemetry';
 import { hostHeaderValidation } from '@modelcontextprotocol/express';
 import { toNodeHandler } from '@modelcontextprotocol/node';
-import { createMcpHandler, type McpServer } from '@modelcontextprotocol/server';
+import { type AuthInfo, createMcpHandler, type McpServer, validateHostHeader } from '@modelcontextprotocol/server';
 import { BulkheadRejectedError, bulkhead } from 'cockatiel';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { CallCancellation } from './call-cancellation.js';
@@ -67,7 +68,8 @@ export class InflightTracker {
   }
 }
 
-type AuthedRequest = Request & { principal?: Principal; auth?: unknown };
+/** What the SDK's node handler reads the caller from: `auth.extra.principal`. */
+type McpRequest = IncomingMessage & { auth?: AuthInfo };
 
 /**
  * The methods a client may send, by the MCP revisions served (2025-06-18 to 2026-07-28). Any other method is
@@ -118,8 +120,69 @@ function nestedDeeperThan(value: unknown, limit: number): boolean {
 const isRequestId = (value: unknown): value is string | number =>
   typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value));
 
-function jsonRpcError(res: Response, status: number, code: number, message: string): void {
-  res.status(status).json({ jsonrpc: '2.0', error: { code, message }, id: null });
+/** A JSON answer on node:http's own response: the one way /mcp answers, on either path below. */
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: OutgoingHttpHeaders = {}): void {
+  const text = JSON.stringify(body);
+  res
+    .writeHead(status, {
+      ...headers,
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': Buffer.byteLength(text),
+    })
+    .end(text);
+}
+
+function jsonRpcError(
+  res: ServerResponse,
+  status: number,
+  code: number,
+  message: string,
+  headers?: OutgoingHttpHeaders,
+): void {
+  sendJson(res, status, { jsonrpc: '2.0', error: { code, message }, id: null }, headers);
+}
+
+/**
+ * The Content-Length of a request that may skip express, its router and body-parser (about a twelfth
+ * of a fast query's CPU): a POST of plain JSON (exactly `application/json`, no Content-Encoding, a
+ * Content-Length within MAX_BODY_BYTES) to exactly /mcp that passes the Host and Origin checks. Its
+ * body is read to that length and parsed as body-parser would (`parseJsonBody`), then meets the
+ * same checks as on express's path. Anything else, and every refusal of these checks, is express's.
+ */
+export function plainMcpBodyLength(
+  req: Pick<IncomingMessage, 'method' | 'url' | 'headers'>,
+  config: Pick<RuntimeConfig, 'ALLOWED_HOSTS' | 'ALLOWED_ORIGINS' | 'MAX_BODY_BYTES'>,
+): number | undefined {
+  if (req.method !== 'POST' || req.url !== '/mcp') return undefined;
+  const { headers } = req;
+  if (headers['content-type'] !== 'application/json') return undefined;
+  if (headers['content-encoding'] !== undefined || headers['transfer-encoding'] !== undefined) return undefined;
+  const length = Number(headers['content-length']);
+  if (!Number.isSafeInteger(length) || length <= 0 || length > config.MAX_BODY_BYTES) return undefined;
+  const { ALLOWED_HOSTS: hosts, ALLOWED_ORIGINS: origins } = config;
+  if (!hosts.includes('*') && !validateHostHeader(headers.host, hosts).ok) return undefined;
+  if (headers.origin !== undefined && !origins.includes('*') && !origins.includes(headers.origin)) return undefined;
+  return length;
+}
+
+/** JSON's whitespace (RFC 8259), before the first character of a body. */
+const LEADING_WHITESPACE = /^[\x20\x09\x0a\x0d]*/;
+
+/**
+ * A request body as body-parser's strict JSON parser reads it (a leading BOM dropped, an empty body
+ * read as `{}`, only an object or an array at the top), or undefined where it would refuse it as
+ * not valid JSON.
+ */
+export function parseJsonBody(text: string): { value: unknown } | undefined {
+  const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  if (body.length === 0) return { value: {} };
+  const first = body[0] === '{' || body[0] === '[' ? body[0] : body[LEADING_WHITESPACE.exec(body)?.[0].length ?? 0];
+  if (first !== '{' && first !== '[') return undefined;
+  try {
+    return { value: JSON.parse(body) };
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -185,7 +248,8 @@ export function createHttpApp<Deps>(options: HttpAppOptions<Deps>) {
   const mcp = toNodeHandler(handler);
   const limiter = bulkhead(config.MAX_INFLIGHT, 0);
 
-  const authenticate = async (req: AuthedRequest, res: Response, next: NextFunction) => {
+  /** The caller, or undefined once it has been answered 401 with the bearer challenge. */
+  const authenticate = async (req: McpRequest, res: ServerResponse): Promise<Principal | undefined> => {
     const apiKey = req.headers['x-api-key'];
     const outcome = await options.authenticator.authenticate({
       authorization: req.headers.authorization,
@@ -193,86 +257,87 @@ export function createHttpApp<Deps>(options: HttpAppOptions<Deps>) {
     });
     if (!outcome.ok) {
       metrics.authFailures.inc({ reason: outcome.reason });
-      res.set(
-        'WWW-Authenticate',
-        bearerChallenge({
-          metadataUrl,
-          scopes: pipeline.scopesSupported(),
-          ...(outcome.reason === 'missing' ? {} : { error: 'invalid_token', description: outcome.description }),
-        }),
-      );
-      res.status(401).json({
-        error: outcome.reason === 'missing' ? 'unauthorized' : 'invalid_token',
-        error_description: outcome.description,
+      const challenge = bearerChallenge({
+        metadataUrl,
+        scopes: pipeline.scopesSupported(),
+        ...(outcome.reason === 'missing' ? {} : { error: 'invalid_token', description: outcome.description }),
       });
-      return;
+      sendJson(
+        res,
+        401,
+        {
+          error: outcome.reason === 'missing' ? 'unauthorized' : 'invalid_token',
+          error_description: outcome.description,
+        },
+        { 'www-authenticate': challenge },
+      );
+      return undefined;
     }
-    req.principal = outcome.principal;
     req.auth = {
       token: '',
       clientId: outcome.principal.subject,
       scopes: [...outcome.principal.scopes],
       extra: { principal: outcome.principal },
     };
-    next();
+    return outcome.principal;
   };
 
-  const limitPrincipal = async (req: AuthedRequest, res: Response, next: NextFunction) => {
-    const principal = req.principal as Principal;
+  /** Whether the principal's budget admits the request; if not, it has been answered 429 or 503. */
+  const limitPrincipal = async (principal: Principal, res: ServerResponse): Promise<boolean> => {
     try {
       const decision = await options.principalLimiter.consume(`${principal.tenant}/${principal.subject}`);
       if (!decision.allowed) {
         metrics.rateLimited.inc({ scope: 'principal' });
-        res.set('Retry-After', String(Math.ceil(decision.retryAfterMs / 1000)));
         jsonRpcError(
           res,
           429,
           -32000,
           `Rate limit exceeded (RATE_LIMIT_PER_MINUTE); retry after ${decision.retryAfterMs} ms.`,
+          { 'retry-after': String(Math.ceil(decision.retryAfterMs / 1000)) },
         );
-        return;
+        return false;
       }
     } catch (error) {
       if (!(error instanceof RateLimitStoreUnavailableError)) throw error;
-      res.set('Retry-After', '1');
-      jsonRpcError(res, 503, -32000, 'Rate limiting is unavailable and this server fails closed; retry shortly.');
-      return;
+      jsonRpcError(res, 503, -32000, 'Rate limiting is unavailable and this server fails closed; retry shortly.', {
+        'retry-after': '1',
+      });
+      return false;
     }
-    next();
+    return true;
   };
 
   // A call to a tool the caller may not use is refused at the HTTP edge with the OAuth step-up
   // challenge, so a client can ask for the missing scope; stdio callers get a FORBIDDEN tool error.
-  const checkScopes = (req: AuthedRequest, res: Response, next: NextFunction) => {
-    const body = req.body as { method?: unknown; params?: { name?: unknown } } | undefined;
-    if (body?.method === 'tools/call' && typeof body.params?.name === 'string') {
-      const missing = pipeline.missingScopesFor(body.params.name, req.principal as Principal);
+  const checkScopes = (body: unknown, principal: Principal, res: ServerResponse): boolean => {
+    const message = body as { method?: unknown; params?: { name?: unknown } } | undefined;
+    if (message?.method === 'tools/call' && typeof message.params?.name === 'string') {
+      const missing = pipeline.missingScopesFor(message.params.name, principal);
       if (missing.length > 0) {
         metrics.authFailures.inc({ reason: 'insufficient_scope' });
-        res.set(
-          'WWW-Authenticate',
-          bearerChallenge({
-            metadataUrl,
-            scopes: missing,
-            error: 'insufficient_scope',
-            description: `requires ${missing.join(' ')}`,
-          }),
-        );
-        res.status(403).json({
+        const challenge = bearerChallenge({
+          metadataUrl,
+          scopes: missing,
           error: 'insufficient_scope',
-          error_description: `this tool requires the scope(s) ${missing.join(' ')}`,
+          description: `requires ${missing.join(' ')}`,
         });
-        return;
+        sendJson(
+          res,
+          403,
+          { error: 'insufficient_scope', error_description: `this tool requires the scope(s) ${missing.join(' ')}` },
+          { 'www-authenticate': challenge },
+        );
+        return false;
       }
     }
-    next();
+    return true;
   };
 
-  const serve = async (req: AuthedRequest, res: Response) => {
+  const serve = async (req: McpRequest, res: ServerResponse, body: unknown, principal: Principal) => {
     // The client may have gone while authentication and the rate limit were awaited; its 'close'
     // has then already fired, and tracking the request now would leave it in flight forever.
     if (res.closed) return;
-    const method = (req.body as { method?: unknown } | undefined)?.method;
+    const method = (body as { method?: unknown } | undefined)?.method;
     const label =
       typeof method === 'string' && method !== 'tools/call' ? (MCP_METHODS.has(method) ? method : '_OTHER') : undefined;
     const started = performance.now();
@@ -295,17 +360,16 @@ export function createHttpApp<Deps>(options: HttpAppOptions<Deps>) {
     res.on('close', () => {
       if (!res.writableFinished) disconnected.abort(new Error('client disconnected'));
     });
-    const principal = req.principal as Principal;
     // A 2025-era client cancels with a notification of its own, which may have reached another replica than the
     // call (call-cancellation.ts); a 2026-era client closes the request, which `disconnected` sees.
-    const message = req.body as { method?: unknown; id?: unknown; params?: { requestId?: unknown } } | undefined;
+    const message = body as { method?: unknown; id?: unknown; params?: { requestId?: unknown } } | undefined;
     if (message?.method === 'tools/call' && isRequestId(message.id)) {
       const untrack = options.cancellation.track(principal, message.id, disconnected);
       res.on('close', untrack);
     } else if (message?.method === 'notifications/cancelled' && isRequestId(message.params?.requestId)) {
       options.cancellation.cancel(principal, message.params.requestId);
     }
-    const call = req.method === 'POST' ? acceptToolCall(req.headers, req.body, pipeline) : undefined;
+    const call = req.method === 'POST' ? acceptToolCall(req.headers, body, pipeline) : undefined;
     // A plain tools/call of either era goes straight to the pipeline (tool-call-lane.ts); everything else to the SDK.
     const answer = call
       ? async () => {
@@ -326,39 +390,80 @@ export function createHttpApp<Deps>(options: HttpAppOptions<Deps>) {
       : () => {
           const version = req.headers['mcp-protocol-version'];
           const protocolVersion = typeof version === 'string' ? version : undefined;
-          return requestScope.run({ signal: disconnected.signal, protocolVersion }, () => mcp(req, res, req.body));
+          return requestScope.run({ signal: disconnected.signal, protocolVersion }, () => mcp(req, res, body));
         };
     try {
       await limiter.execute(answer);
     } catch (error) {
       if (error instanceof BulkheadRejectedError) {
-        res.set('Retry-After', '1');
-        jsonRpcError(res, 503, -32000, 'This replica is at MAX_INFLIGHT; retry shortly.');
+        jsonRpcError(res, 503, -32000, 'This replica is at MAX_INFLIGHT; retry shortly.', { 'retry-after': '1' });
         return;
       }
       throw error;
     }
   };
 
-  // JSON.parse takes any depth, but JSON.stringify (the SDK's adapter re-serializes the body) and zod recurse and
-  // overflow the stack some thousands of levels down: refuse what no MCP message needs before anything recurses.
-  const limitDepth = (req: Request, res: Response, next: NextFunction) => {
-    if (nestedDeeperThan(req.body, MAX_JSON_DEPTH)) {
+  /**
+   * Everything /mcp does once the body is parsed, in this order, on either path below. JSON.parse
+   * takes any depth, but JSON.stringify (the SDK's adapter re-serializes the body) and zod recurse and
+   * overflow the stack some thousands of levels down: what no MCP message needs is refused before
+   * anything recurses.
+   */
+  const handleMcp = async (req: McpRequest, res: ServerResponse, body: unknown): Promise<void> => {
+    if (nestedDeeperThan(body, MAX_JSON_DEPTH)) {
       jsonRpcError(res, 400, -32600, `Invalid Request: the JSON is nested deeper than ${MAX_JSON_DEPTH} levels.`);
       return;
     }
-    next();
+    const principal = await authenticate(req, res);
+    if (!principal) return;
+    if (!(await limitPrincipal(principal, res))) return;
+    if (!checkScopes(body, principal, res)) return;
+    await serve(req, res, body, principal);
   };
 
-  app.all(
-    '/mcp',
-    express.json({ limit: config.MAX_BODY_BYTES, type: () => true }),
-    limitDepth,
-    authenticate,
-    limitPrincipal,
-    checkScopes,
-    serve,
-  );
+  const internalError = (error: unknown, res: ServerResponse) => {
+    logger.error({ err: error }, 'unhandled HTTP error');
+    if (!res.headersSent) jsonRpcError(res, 500, -32603, 'Internal error.');
+  };
+
+  app.all('/mcp', express.json({ limit: config.MAX_BODY_BYTES, type: () => true }), (req, res, next) => {
+    handleMcp(req, res, req.body).catch(next);
+  });
+
+  // The common request skips express (plainMcpBodyLength below); everything else is express's above.
+  const servePlain = (req: McpRequest, res: ServerResponse, length: number) => {
+    const chunks: Buffer[] = [];
+    let received = 0;
+    req.on('data', (chunk: Buffer) => {
+      chunks.push(chunk);
+      received += chunk.length;
+    });
+    req.on('error', () => {
+      // The client went away mid-body; if it can still read, it is told what body-parser tells it.
+      if (!res.headersSent && !res.destroyed) {
+        jsonRpcError(
+          res,
+          400,
+          -32600,
+          'Bad request: the body could not be read (check Content-Encoding and Content-Length).',
+        );
+      }
+    });
+    req.on('end', () => {
+      const raw = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, received);
+      const parsed = received === length ? parseJsonBody(raw.toString('utf8')) : undefined;
+      if (!parsed) {
+        jsonRpcError(res, 400, -32700, 'Parse error: the body is not valid JSON.');
+        return;
+      }
+      handleMcp(req, res, parsed.value).catch((error: unknown) => internalError(error, res));
+    });
+  };
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
+    const length = plainMcpBodyLength(req, config);
+    if (length === undefined) app(req, res);
+    else servePlain(req, res, length);
+  };
 
   app.use(
     (
@@ -385,11 +490,10 @@ export function createHttpApp<Deps>(options: HttpAppOptions<Deps>) {
             : 'Bad request: the body could not be read (check Content-Encoding and Content-Length).';
         if (!res.headersSent) jsonRpcError(res, error.status, -32600, message);
       } else {
-        logger.error({ err: error }, 'unhandled HTTP error');
-        if (!res.headersSent) jsonRpcError(res, 500, -32603, 'Internal error.');
+        internalError(error, res);
       }
     },
   );
 
-  return { app, close: () => handler.close() };
+  return { handle, close: () => handler.close() };
 }

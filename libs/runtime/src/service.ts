@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createAuthenticator, type Principal } from '@flotilla/auth';
 import {
@@ -259,7 +259,7 @@ export async function startService<Shape extends z.ZodRawShape, Deps>(
   });
   const admin = createAdminApp({ metrics, isDraining: () => draining, checkReadiness });
   const stopReleasingMemory = releaseMemoryWhenIdle(inflight, config.MEMORY_RELEASE_IDLE_MS, logger);
-  const mcpServer = await listen(http.app, config.PORT, config.HOST, config.REUSE_PORT);
+  const mcpServer = await listen(http.handle, config.PORT, config.HOST, config.REUSE_PORT);
   const adminServer = await listen(admin.app, config.ADMIN_PORT, config.HOST);
   const mcpPort = (mcpServer.address() as AddressInfo).port;
   const adminPort = (adminServer.address() as AddressInfo).port;
@@ -311,7 +311,7 @@ export async function startService<Shape extends z.ZodRawShape, Deps>(
 }
 
 /** `reusePort`: several replicas on one Linux host may bind the same port; the kernel spreads connections. */
-function listen(app: import('express').Express, port: number, host: string, reusePort = false): Promise<Server> {
+function listen(app: RequestListener, port: number, host: string, reusePort = false): Promise<Server> {
   return new Promise((resolve, reject) => {
     const server = createServer(app);
     server.once('error', reject);

@@ -166,7 +166,7 @@ export function plainMcpBodyLength(
 }
 
 /** JSON's whitespace (RFC 8259), before the first character of a body. */
-const LEADING_WHITESPACE = /^[\x20\x09\x0a\x0d]*/;
+const LEADING_WHITESPACE = /^[ \t\n\r]*/;
 
 /**
  * A request body as body-parser's strict JSON parser reads it (a leading BOM dropped, an empty body

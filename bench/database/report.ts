@@ -133,17 +133,36 @@ function ratioLines(report: BenchReport): string[] {
   );
 }
 
+/**
+ * What bounds one Flotilla process: its JavaScript runs on one event loop, so at the measured server
+ * CPU per request it serves about 1000 / that many requests a second, whatever the cores (a little
+ * more, as the figure also counts its helper threads: GC, the libuv pool); and the CPU per request
+ * it would need to match Toolbox's rate on that one loop.
+ */
+function boundLines(report: BenchReport): string[] {
+  const several = report.settings.protocols.length > 1;
+  const toolbox = report.runs.find((run) => run.name === 'toolbox')?.load.requestsPerSecond;
+  return report.runs.flatMap((run) => {
+    const cpu = run.cpuMsPerRequest.server;
+    if (run.name !== 'flotilla' || cpu === undefined || cpu <= 0) return [];
+    const at = several && run.protocol ? ` (${run.protocol})` : '';
+    const match = toolbox ? `; Toolbox's ${toolbox} req/s needs at most ${(1000 / toolbox).toFixed(3)} ms` : '';
+    return [
+      `Flotilla${at} event-loop bound: at ${cpu.toFixed(3)} ms of server CPU per request, one event loop serves ` +
+        `about ${Math.floor(1000 / cpu)} req/s (measured ${run.load.requestsPerSecond})${match}`,
+    ];
+  });
+}
+
 /** The side-by-side table for the terminal. */
 export function formatTable(report: BenchReport): string {
-  return [textTable(HEADINGS, runRows(report)), '', ...ratioLines(report)].join('\n');
+  return [textTable(HEADINGS, runRows(report)), '', ...ratioLines(report), ...boundLines(report)].join('\n');
 }
 
 function runSection(report: BenchReport): string {
   return `${markdownTable(HEADINGS, runRows(report))}
 
-${ratioLines(report)
-  .map((line) => `**${line}**`)
-  .join('  \n')}`;
+${[...ratioLines(report), ...boundLines(report)].map((line) => `**${line}**`).join('  \n')}`;
 }
 
 /** What each system is, once, also when it ran in several revisions. */

@@ -165,6 +165,8 @@ export function plainMcpBodyLength(
   return length;
 }
 
+const UNREADABLE_BODY = 'Bad request: the body could not be read (check Content-Encoding and Content-Length).';
+
 /** JSON's whitespace (RFC 8259), before the first character of a body. */
 const LEADING_WHITESPACE = /^[ \t\n\r]*/;
 
@@ -440,18 +442,15 @@ export function createHttpApp<Deps>(options: HttpAppOptions<Deps>) {
     });
     req.on('error', () => {
       // The client went away mid-body; if it can still read, it is told what body-parser tells it.
-      if (!res.headersSent && !res.destroyed) {
-        jsonRpcError(
-          res,
-          400,
-          -32600,
-          'Bad request: the body could not be read (check Content-Encoding and Content-Length).',
-        );
-      }
+      if (!res.headersSent && !res.destroyed) jsonRpcError(res, 400, -32600, UNREADABLE_BODY);
     });
     req.on('end', () => {
+      if (received !== length) {
+        jsonRpcError(res, 400, -32600, UNREADABLE_BODY);
+        return;
+      }
       const raw = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, received);
-      const parsed = received === length ? parseJsonBody(raw.toString('utf8')) : undefined;
+      const parsed = parseJsonBody(raw.toString('utf8'));
       if (!parsed) {
         jsonRpcError(res, 400, -32700, 'Parse error: the body is not valid JSON.');
         return;
@@ -487,7 +486,7 @@ export function createHttpApp<Deps>(options: HttpAppOptions<Deps>) {
         const message =
           error.status === 415
             ? 'Unsupported body encoding: send UTF-8 JSON, uncompressed or with Content-Encoding gzip, deflate or br.'
-            : 'Bad request: the body could not be read (check Content-Encoding and Content-Length).';
+            : UNREADABLE_BODY;
         if (!res.headersSent) jsonRpcError(res, error.status, -32600, message);
       } else {
         internalError(error, res);

@@ -159,10 +159,15 @@ export function plainMcpBodyLength(
   if (headers['content-encoding'] !== undefined || headers['transfer-encoding'] !== undefined) return undefined;
   const length = Number(headers['content-length']);
   if (!Number.isSafeInteger(length) || length <= 0 || length > config.MAX_BODY_BYTES) return undefined;
-  const { ALLOWED_HOSTS: hosts, ALLOWED_ORIGINS: origins } = config;
+  const hosts = config.ALLOWED_HOSTS;
   if (!hosts.includes('*') && !validateHostHeader(headers.host, hosts).ok) return undefined;
-  if (headers.origin !== undefined && !origins.includes('*') && !origins.includes(headers.origin)) return undefined;
+  if (!originAllowed(headers.origin, config.ALLOWED_ORIGINS)) return undefined;
   return length;
+}
+
+/** The Origin check of both paths: no Origin (not a browser), or one in ALLOWED_ORIGINS, or `*` there. */
+function originAllowed(origin: string | undefined, allowed: readonly string[]): boolean {
+  return !origin || allowed.includes('*') || allowed.includes(origin);
 }
 
 const UNREADABLE_BODY = 'Bad request: the body could not be read (check Content-Encoding and Content-Length).';
@@ -202,8 +207,7 @@ export function createHttpApp<Deps>(options: HttpAppOptions<Deps>) {
   if (!config.ALLOWED_HOSTS.includes('*')) app.use(hostHeaderValidation(config.ALLOWED_HOSTS));
 
   app.use((req, res, next) => {
-    const origin = req.headers.origin;
-    if (origin && !config.ALLOWED_ORIGINS.includes('*') && !config.ALLOWED_ORIGINS.includes(origin)) {
+    if (!originAllowed(req.headers.origin, config.ALLOWED_ORIGINS)) {
       jsonRpcError(res, 403, -32000, 'Forbidden: this Origin is not allowed (ALLOWED_ORIGINS).');
       return;
     }

@@ -92,18 +92,17 @@ export class Querier {
     return this.withClient(signal, async (client) => {
       const started = performance.now();
       const statement = { sql: request.sql, params: request.params, limit: request.maxRows + 1 };
-      const setup = this.sessionSetup;
       // The tenant only where row-level security reads it.
       const tenant = this.settings.tenantMode === 'rls' ? principal.tenant : undefined;
       let result: BoundedRows;
       try {
-        result = await pipelinedRead(client, setup, tenant, statement);
+        result = await pipelinedRead(client, this.sessionSetup, tenant, statement);
       } catch (error) {
         // A table whose columns changed since the statement was prepared: the failed statement has
         // been forgotten, so once rolled back the same read prepares it afresh.
         if (!isChangedResultType(error)) throw error;
         await client.query('ROLLBACK');
-        result = await pipelinedRead(client, setup, tenant, statement);
+        result = await pipelinedRead(client, this.sessionSetup, tenant, statement);
       }
       return this.toRowsResult(client, request, result, started);
     });
